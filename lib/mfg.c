@@ -1,0 +1,365 @@
+#include "mfg.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "error.h"
+
+/* One config line: a namespace, or a key with its type and encoding. */
+typedef struct mfg_entry {
+    char *name;
+    char *type;      /* "namespace", "data" or "file" */
+    char *encoding;  /* "" for namespaces */
+    int repeat;
+    unsigned line;
+    size_t column;   /* the key's column in the values file */
+} mfg_entry;
+
+struct nvsf_mfg {
+    char *config_source;
+    char *values_source;
+    mfg_entry *entries;
+    size_t nentries;
+    size_t ncolumns;       /* of the values header */
+    long fileid_column;    /* -1: devices are numbered */
+    int has_repeat;
+    int have_first;        /* the first device line has been seen */
+    char **first_values;   /* its values, for REPEAT keys (by column) */
+    nvsf_row *rows;
+    const char **created;
+    size_t *created_len;
+};
+
+/* The encodings the reference manufacturing tool accepts in a config. */
+static const char *const mfg_encodings[] = {
+    "string", "binary", "hex2bin", "base64", "u8", "i8",
+    "u16", "u32", "i32", "u64", "i64"};
+
+static int known_encoding(const char *e)
+{
+    for (size_t i = 0; i < sizeof mfg_encodings / sizeof mfg_encodings[0]; i++)
+        if (strcmp(e, mfg_encodings[i]) == 0)
+            return 1;
+    return 0;
+}
+
+void nvsf_mfg_free(nvsf_mfg *m)
+{
+    if (!m)
+        return;
+    for (size_t i = 0; i < m->nentries; i++) {
+        free(m->entries[i].name);
+        free(m->entries[i].type);
+        free(m->entries[i].encoding);
+    }
+    if (m->first_values) {
+        for (size_t i = 0; i < m->ncolumns; i++) {
+            if (m->first_values[i]) {
+                nvsf_wipe(m->first_values[i], strlen(m->first_values[i]));
+                free(m->first_values[i]);
+            }
+        }
+    }
+    free(m->first_values);
+    free(m->entries);
+    free(m->rows);
+    free(m->created);
+    free(m->created_len);
+    free(m->config_source);
+    free(m->values_source);
+    free(m);
+}
+
+static int check_config_line(const char *src, const nvsf_csv_record *rec,
+                             int first, nvsf_error *err)
+{
+    const nvsf_csv_field *f = rec->fields;
+    size_t n = rec->nfields;
+    int is_ns = n >= 2 && strcmp(f[1].data, "namespace") == 0;
+    const char *what = is_ns ? "namespace" : "key";
+    const char *name = n ? f[0].data : "";
+    if (n == 0 || f[0].len == 0)
+        return nvsf_fail(err, NVSF_E_INPUT, "%s:%u: the line has no key name",
+                         src, rec->line);
+    if (f[0].len > NVSF_KEY_MAX_LEN || strlen(name) != f[0].len)
+        return nvsf_fail(err, NVSF_E_INPUT,
+                         "%s:%u: %s '%s' is %zu bytes long; NVS allows at most "
+                         "%u",
+                         src, rec->line, what, name, f[0].len, NVSF_KEY_MAX_LEN);
+    if (first && !is_ns)
+        return nvsf_fail(err, NVSF_E_INPUT,
+                         "%s:%u: key '%s' comes before any namespace; the "
+                         "first line must be a namespace (name,namespace,)",
+                         src, rec->line, name);
+    if (is_ns) {
+        if (n != 3)
+            return nvsf_fail(err, NVSF_E_INPUT,
+                             "%s:%u: namespace '%s': the line must be "
+                             "name,namespace, (3 fields, not %zu)",
+                             src, rec->line, name, n);
+        return 0;
+    }
+    if (n != 3 && !(n == 4 && strcmp(f[3].data, "REPEAT") == 0))
+        return nvsf_fail(err, NVSF_E_INPUT,
+                         "%s:%u: key '%s': the line must be "
+                         "key,type,encoding or key,type,encoding,REPEAT",
+                         src, rec->line, name);
+    if (strcmp(f[1].data, "data") != 0 && strcmp(f[1].data, "file") != 0)
+        return nvsf_fail(err, NVSF_E_INPUT,
+                         "%s:%u: key '%s': unknown type '%s' (use namespace, "
+                         "data or file)",
+                         src, rec->line, name, f[1].data);
+    if (!known_encoding(f[2].data))
+        return nvsf_fail(err, NVSF_E_INPUT,
+                         "%s:%u: key '%s': encoding '%s' is not one the "
+                         "manufacturing tool takes (string, binary, hex2bin, "
+                         "base64, u8, i8, u16, u32, i32, u64, i64)",
+                         src, rec->line, name, f[2].data);
+    return 0;
+}
+
+int nvsf_mfg_new(nvsf_mfg **out, const char *config_source, const char *config,
+                 size_t len, nvsf_error *err)
+{
+    *out = NULL;
+    nvsf_mfg *m = calloc(1, sizeof *m);
+    if (!m || !(m->config_source = strdup(config_source))) {
+        free(m);
+        return nvsf_fail(err, NVSF_E_NOMEM, "out of memory");
+    }
+    m->fileid_column = -1;
+    nvsf_csv_reader *rd =
+        nvsf_csv_reader_mem(config_source, config, len, NVSF_CSV_SKIP_BLANK);
+    if (!rd) {
+        nvsf_mfg_free(m);
+        return nvsf_fail(err, NVSF_E_NOMEM, "out of memory");
+    }
+    nvsf_csv_record rec;
+    size_t cap = 0;
+    int rc;
+    while ((rc = nvsf_csv_next(rd, &rec, err)) > 0) {
+        if ((rc = check_config_line(config_source, &rec, m->nentries == 0, err)))
+            break;
+        if (m->nentries == cap) {
+            cap = cap ? cap * 2 : 16;
+            mfg_entry *e = realloc(m->entries, cap * sizeof *e);
+            if (!e) {
+                rc = nvsf_fail(err, NVSF_E_NOMEM, "out of memory");
+                break;
+            }
+            m->entries = e;
+        }
+        mfg_entry *e = &m->entries[m->nentries++];
+        memset(e, 0, sizeof *e);
+        int is_ns = strcmp(rec.fields[1].data, "namespace") == 0;
+        e->name = strdup(rec.fields[0].data);
+        e->type = strdup(rec.fields[1].data);
+        e->encoding = strdup(is_ns ? "" : rec.fields[2].data);
+        e->repeat = rec.nfields == 4;
+        e->line = rec.line;
+        if (!e->name || !e->type || !e->encoding) {
+            rc = nvsf_fail(err, NVSF_E_NOMEM, "out of memory");
+            break;
+        }
+        m->has_repeat |= e->repeat;
+    }
+    nvsf_csv_reader_free(rd);
+    if (rc == 0 && m->nentries == 0)
+        rc = nvsf_fail(err, NVSF_E_INPUT,
+                       "%s: the config file is empty; it must start with a "
+                       "namespace line (name,namespace,)",
+                       config_source);
+    /* The same key twice in one namespace would be refused device by device;
+     * say it once, at its config line. A re-declared namespace continues. */
+    const char **ns_of = rc ? NULL : calloc(m->nentries + 1, sizeof *ns_of);
+    if (!rc && !ns_of)
+        rc = nvsf_fail(err, NVSF_E_NOMEM, "out of memory");
+    for (size_t i = 0; !rc && i < m->nentries; i++) {
+        mfg_entry *e = &m->entries[i];
+        int is_ns = strcmp(e->type, "namespace") == 0;
+        ns_of[i] = is_ns ? e->name : ns_of[i - 1];
+        for (size_t j = 0; !is_ns && j < i; j++) {
+            if (strcmp(m->entries[j].type, "namespace") != 0 &&
+                strcmp(ns_of[j], ns_of[i]) == 0 &&
+                strcmp(m->entries[j].name, e->name) == 0) {
+                rc = nvsf_fail(err, NVSF_E_INPUT,
+                               "%s:%u: key '%s' is already set in namespace "
+                               "'%s' (line %u)",
+                               config_source, e->line, e->name, ns_of[i],
+                               m->entries[j].line);
+                break;
+            }
+        }
+    }
+    free(ns_of);
+    if (rc) {
+        nvsf_mfg_free(m);
+        return rc;
+    }
+    m->rows = calloc(m->nentries, sizeof *m->rows);
+    if (!m->rows) {
+        nvsf_mfg_free(m);
+        return nvsf_fail(err, NVSF_E_NOMEM, "out of memory");
+    }
+    *out = m;
+    return 0;
+}
+
+int nvsf_mfg_has_repeat(const nvsf_mfg *m)
+{
+    return m->has_repeat;
+}
+
+size_t nvsf_mfg_row_count(const nvsf_mfg *m)
+{
+    return m->nentries;
+}
+
+int nvsf_mfg_set_header(nvsf_mfg *m, const char *values_source,
+                        const nvsf_csv_record *header, const char *fileid,
+                        nvsf_error *err)
+{
+    free(m->values_source);
+    if (!(m->values_source = strdup(values_source)))
+        return nvsf_fail(err, NVSF_E_NOMEM, "out of memory");
+    /* Every config key, in config order, each at a later column than the
+     * one before (other columns are metadata). */
+    size_t next = 0;
+    for (size_t i = 0; i < m->nentries; i++) {
+        mfg_entry *e = &m->entries[i];
+        if (strcmp(e->type, "namespace") == 0)
+            continue;
+        size_t c = next;
+        while (c < header->nfields && strcmp(header->fields[c].data, e->name) != 0)
+            c++;
+        if (c == header->nfields) {
+            int anywhere = 0;
+            for (size_t k = 0; k < header->nfields; k++)
+                anywhere |= strcmp(header->fields[k].data, e->name) == 0;
+            return nvsf_fail(err, NVSF_E_INPUT,
+                             anywhere ? "%s:%u: key '%s' is out of order in the "
+                                        "header of %s: the values file must "
+                                        "name the config keys in config order"
+                                      : "%s:%u: key '%s' is not found in the "
+                                        "header of %s: the values file must "
+                                        "have a column for every config key",
+                             m->config_source, e->line, e->name, values_source);
+        }
+        e->column = c;
+        next = c + 1;
+    }
+    m->fileid_column = -1;
+    if (fileid) {
+        for (size_t k = 0; k < header->nfields && m->fileid_column < 0; k++)
+            if (strcmp(header->fields[k].data, fileid) == 0)
+                m->fileid_column = (long)k;
+        if (m->fileid_column < 0)
+            return nvsf_fail(err, NVSF_E_INPUT,
+                             "%s:%u: --fileid '%s' is not a column of the "
+                             "values file",
+                             values_source, header->line, fileid);
+    }
+    m->ncolumns = header->nfields;
+    free(m->first_values);
+    free(m->created);
+    free(m->created_len);
+    m->first_values = calloc(m->ncolumns, sizeof *m->first_values);
+    m->created = calloc(m->ncolumns, sizeof *m->created);
+    m->created_len = calloc(m->ncolumns, sizeof *m->created_len);
+    m->have_first = 0;
+    if (!m->first_values || !m->created || !m->created_len)
+        return nvsf_fail(err, NVSF_E_NOMEM, "out of memory");
+    return 0;
+}
+
+int nvsf_mfg_check_id(const char *id, nvsf_error *err)
+{
+    if (!id[0] || strchr(id, '/') || strcmp(id, ".") == 0 ||
+        strcmp(id, "..") == 0)
+        return nvsf_fail(err, NVSF_E_INPUT,
+                         "'%s' cannot be used in a file name (it is empty, "
+                         "'.', '..' or holds '/')",
+                         id);
+    return 0;
+}
+
+int nvsf_mfg_device_from(nvsf_mfg *m, const nvsf_csv_record *rec,
+                         nvsf_mfg_device *dev, nvsf_error *err)
+{
+    const char *vsrc = m->values_source;
+    if (rec->nfields != m->ncolumns)
+        return nvsf_fail(err, NVSF_E_INPUT,
+                         "%s:%u: the line has %zu values for the header's %zu "
+                         "columns",
+                         vsrc, rec->line, rec->nfields, m->ncolumns);
+    for (size_t c = 0; c < m->ncolumns; c++) {
+        m->created[c] = rec->fields[c].data;
+        m->created_len[c] = rec->fields[c].len;
+    }
+    for (size_t i = 0; i < m->nentries; i++) {
+        mfg_entry *e = &m->entries[i];
+        if (!e->repeat)
+            continue;
+        const nvsf_csv_field *f = &rec->fields[e->column];
+        if (!m->have_first) {
+            if (!(m->first_values[e->column] = strdup(f->data)))
+                return nvsf_fail(err, NVSF_E_NOMEM, "out of memory");
+            continue;
+        }
+        const char *first = m->first_values[e->column];
+        if (f->len && strcmp(f->data, first) != 0)
+            return nvsf_fail(err, NVSF_E_INPUT,
+                             "%s:%u: key '%s' is REPEAT: its value comes from "
+                             "the first device line; leave it empty here",
+                             vsrc, rec->line, e->name);
+        m->created[e->column] = first;
+        m->created_len[e->column] = strlen(first);
+    }
+    m->have_first = 1;
+
+    dev->id = NULL;
+    if (m->fileid_column >= 0) {
+        dev->id = m->created[m->fileid_column];
+        int rc = nvsf_mfg_check_id(dev->id, err);
+        if (rc)
+            return nvsf_error_prefix(err, "%s:%u: --fileid value", vsrc,
+                                     rec->line);
+    }
+    for (size_t i = 0; i < m->nentries; i++) {
+        mfg_entry *e = &m->entries[i];
+        nvsf_row *r = &m->rows[i];
+        r->key = e->name;
+        r->type = e->type;
+        r->encoding = e->encoding;
+        r->line = rec->line;
+        if (strcmp(e->type, "namespace") == 0) {
+            r->value = "";
+            r->value_len = 0;
+        } else {
+            r->value = m->created[e->column];
+            r->value_len = m->created_len[e->column];
+        }
+    }
+    dev->rows = m->rows;
+    dev->created = m->created;
+    dev->created_len = m->created_len;
+    dev->ncreated = m->ncolumns;
+    dev->line = rec->line;
+    return 0;
+}
+
+int nvsf_mfg_write_device_csv(const nvsf_mfg *m, const nvsf_mfg_device *dev,
+                              nvsf_buf *out)
+{
+    static const char *const header[4] = {"key", "type", "encoding", "value"};
+    static const size_t header_len[4] = {3, 4, 8, 5};
+    int rc = nvsf_csv_write_record(out, header, header_len, 4);
+    for (size_t i = 0; !rc && i < m->nentries; i++) {
+        const nvsf_row *r = &dev->rows[i];
+        const char *f[4] = {r->key, r->type, r->encoding, r->value};
+        size_t fl[4] = {strlen(r->key), strlen(r->type), strlen(r->encoding),
+                        r->value_len};
+        rc = nvsf_csv_write_record(out, f, fl, 4);
+    }
+    return rc;
+}
