@@ -1,0 +1,124 @@
+#include "cli.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+void cli_error(const char *prog, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "%s: error: ", prog);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+}
+
+void cli_warning(const char *prog, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "%s: warning: ", prog);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+}
+
+int cli_fail(const char *prog, const nvsf_error *err)
+{
+    cli_error(prog, "%s", err->message);
+    return EXIT_FAIL;
+}
+
+int cli_has_bin_ext(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    const char *base = slash ? slash + 1 : path;
+    const char *dot = strrchr(base, '.');
+    return dot && dot != base && strcmp(dot, ".bin") == 0;
+}
+
+static int usage_error(const char *prog, const char *usage, const char *what,
+                       const char *arg)
+{
+    fprintf(stderr, "%s", usage);
+    cli_error(prog, "%s%s", what, arg ? arg : "");
+    return EXIT_USAGE;
+}
+
+/* The option `name` (a prefix is enough when it is unambiguous). */
+static const cli_opt *find_opt(const cli_opt *opts, size_t nopts,
+                               const char *name, size_t len, int *ambiguous)
+{
+    const cli_opt *found = NULL;
+    *ambiguous = 0;
+    for (size_t i = 0; i < nopts; i++) {
+        if (strlen(opts[i].name) == len && strncmp(opts[i].name, name, len) == 0)
+            return &opts[i];
+        if (strncmp(opts[i].name, name, len) == 0) {
+            if (found)
+                *ambiguous = 1;
+            found = &opts[i];
+        }
+    }
+    return *ambiguous ? NULL : found;
+}
+
+int cli_parse(const char *prog, int argc, char **argv, const cli_opt *opts,
+              size_t nopts, const char **pos, int max_pos, int *npos,
+              const char *usage, const char *help)
+{
+    int only_positionals = 0;
+    *npos = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!only_positionals && strcmp(a, "--") == 0) {
+            only_positionals = 1;
+            continue;
+        }
+        if (!only_positionals && (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0)) {
+            fputs(help, stdout);
+            return -1;
+        }
+        if (only_positionals || a[0] != '-' || a[1] == '\0' ||
+            (a[1] >= '0' && a[1] <= '9')) {
+            if (*npos >= max_pos)
+                return usage_error(prog, usage, "unrecognized arguments: ", a);
+            pos[(*npos)++] = a;
+            continue;
+        }
+        const char *eq = strchr(a, '=');
+        size_t len = eq ? (size_t)(eq - a) : strlen(a);
+        int ambiguous;
+        const cli_opt *o = a[1] == '-' ? find_opt(opts, nopts, a, len, &ambiguous)
+                                       : NULL;
+        if (!o)
+            return usage_error(prog, usage,
+                               ambiguous ? "ambiguous option: "
+                                         : "unrecognized arguments: ",
+                               a);
+        if (o->nargs == 0) {
+            if (eq)
+                return usage_error(prog, usage,
+                                   "this option takes no value: ", a);
+            *o->flag = 1;
+            continue;
+        }
+        int k = 0;
+        if (eq) {
+            if (o->nargs != 1)
+                return usage_error(prog, usage, "expected 2 values: ", a);
+            o->values[k++] = eq + 1;
+        }
+        for (; k < o->nargs; k++) {
+            if (i + 1 >= argc || (argv[i + 1][0] == '-' && argv[i + 1][1] &&
+                                  !(argv[i + 1][1] >= '0' && argv[i + 1][1] <= '9')))
+                return usage_error(prog, usage,
+                                   o->nargs == 1 ? "expected one value after "
+                                                 : "expected two values after ",
+                                   o->name);
+            o->values[k] = argv[++i];
+        }
+    }
+    return 0;
+}

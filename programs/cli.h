@@ -1,0 +1,43 @@
+/* Command-line plumbing shared by the subcommands: argparse-compatible
+ * option parsing and messages. */
+#ifndef NVSF_CLI_H
+#define NVSF_CLI_H
+
+#include <stddef.h>
+
+#include "nvsforge/nvsforge.h"
+
+/* Exit codes. */
+enum { EXIT_OK = 0, EXIT_FAIL = 1, EXIT_USAGE = 2, EXIT_INTERRUPTED = 130 };
+
+typedef struct cli_opt {
+    const char *name;    /* "--outdir" */
+    int nargs;           /* 0: flag, 1 or 2: that many values follow */
+    int *flag;           /* nargs 0: set to 1 */
+    const char **values; /* nargs 1 or 2: values[0], values[1] */
+} cli_opt;
+
+/*
+ * Parse argv[1..] as Python's argparse does for these tools: options anywhere
+ * among the positionals, "--opt=value", unambiguous prefixes of long names,
+ * "--" ending the options. Positionals go to pos[0..*npos). Returns 0, or
+ * EXIT_USAGE after printing the error with `usage`. "-h"/"--help" print
+ * `help` and return -1.
+ */
+int cli_parse(const char *prog, int argc, char **argv, const cli_opt *opts,
+              size_t nopts, const char **pos, int max_pos, int *npos,
+              const char *usage, const char *help);
+
+/* "prog: error: message" on stderr. */
+void cli_error(const char *prog, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+void cli_warning(const char *prog, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* Report a library error and return EXIT_FAIL. */
+int cli_fail(const char *prog, const nvsf_error *err);
+
+/* True when the file name's extension is exactly ".bin". */
+int cli_has_bin_ext(const char *path);
+
+#endif

@@ -1,0 +1,463 @@
+/*
+ * `nvs_partition_gen` (also `nvsforge partition`): generate, generate-key,
+ * encrypt and decrypt, with the reference tool's arguments and file names.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "commands.h"
+#include "error.h"
+#include "fsutil.h"
+#include "keyopts.h"
+
+#define PARTITION_USAGE \
+    "usage: nvs_partition_gen [-h] {generate,generate-key,encrypt,decrypt} ...\n"
+
+static const char partition_usage[] = PARTITION_USAGE;
+
+static const char partition_help[] =
+    PARTITION_USAGE
+    "\n"
+    "ESP NVS partition generation utility (nvsforge " NVSF_VERSION_STRING ")\n"
+    "\n"
+    "Commands:\n"
+    "  generate      Generate NVS partition\n"
+    "  generate-key  Generate keys for encryption\n"
+    "  encrypt       Generate NVS encrypted partition\n"
+    "  decrypt       Decrypt NVS encrypted partition\n"
+    "\n"
+    "Run nvs_partition_gen {command} -h for additional help.\n";
+
+#define GENERATE_USAGE \
+    "usage: nvs_partition_gen generate [-h] [--version {1,2}] [--outdir OUTDIR]\n" \
+    "                                  input [input ...] output size\n"
+
+static const char generate_usage[] = GENERATE_USAGE;
+
+static const char generate_help[] =
+    GENERATE_USAGE
+    "\n"
+    "Generate an NVS partition image from one or more CSV files.\n"
+    "\n"
+    "positional arguments:\n"
+    "  input            CSV file(s) to parse (key,type,encoding,value)\n"
+    "  output           output NVS image; must end in .bin; never replaced\n"
+    "  size             partition size in bytes, decimal or 0x hex, a multiple\n"
+    "                   of 4096 (0x1000 and 0x2000 make read-only partitions)\n"
+    "\n"
+    "options:\n"
+    "  -h, --help       show this help message and exit\n"
+    "  --version {1,2}  1: blobs on one page; 2 (default): multipage blobs\n"
+    "  --outdir OUTDIR  folder for the output (default: current folder)\n";
+
+#define ENCRYPT_USAGE \
+    "usage: nvs_partition_gen encrypt [-h] [--version {1,2}] [--keygen]\n" \
+    "                                 [--keyfile KEYFILE] [--inputkey INPUTKEY]\n" \
+    "                                 [--outdir OUTDIR] [--key_protect_hmac]\n" \
+    "                                 [--kp_hmac_keygen]\n" \
+    "                                 [--kp_hmac_keyfile KP_HMAC_KEYFILE]\n" \
+    "                                 [--kp_hmac_inputkey KP_HMAC_INPUTKEY]\n" \
+    "                                 input [input ...] output size\n"
+
+static const char encrypt_usage[] = ENCRYPT_USAGE;
+
+static const char encrypt_help[] =
+    ENCRYPT_USAGE
+    "\n"
+    "Generate an XTS-AES encrypted NVS partition image.\n"
+    "\n"
+    "positional arguments:\n"
+    "  input               CSV file(s) to parse\n"
+    "  output              output NVS image; must end in .bin\n"
+    "  size                partition size in bytes (multiple of 4096)\n"
+    "\n"
+    "options:\n"
+    "  -h, --help          show this help message and exit\n"
+    "  --version {1,2}     1: blobs on one page; 2 (default): multipage blobs\n"
+    "  --keygen            make a new key (operating system CSPRNG) and write\n"
+    "                      it to <outdir>/keys/ (mode 0600, never replaced)\n"
+    "  --keyfile KEYFILE   name of that key file (default keys-<timestamp>.bin)\n"
+    "  --inputkey INPUTKEY encrypt with the key in this .bin file\n"
+    "  --outdir OUTDIR     folder for the outputs (default: current folder)\n"
+    "  --key_protect_hmac  derive the key from an HMAC key (HMAC-based scheme)\n"
+    "  --kp_hmac_keygen    make a new HMAC key (written beside the key file)\n"
+    "  --kp_hmac_keyfile KP_HMAC_KEYFILE\n"
+    "                      name of the new HMAC key file\n"
+    "  --kp_hmac_inputkey KP_HMAC_INPUTKEY\n"
+    "                      derive the key from this 32-byte HMAC key file\n";
+
+#define GENKEY_USAGE \
+    "usage: nvs_partition_gen generate-key [-h] [--key_protect_hmac]\n" \
+    "                                      [--kp_hmac_keygen]\n" \
+    "                                      [--kp_hmac_keyfile KP_HMAC_KEYFILE]\n" \
+    "                                      [--kp_hmac_inputkey KP_HMAC_INPUTKEY]\n" \
+    "                                      [--keyfile KEYFILE] [--outdir OUTDIR]\n"
+
+static const char genkey_usage[] = GENKEY_USAGE;
+
+static const char genkey_help[] =
+    GENKEY_USAGE
+    "\n"
+    "Make an NVS encryption key partition (4096 bytes: XTS key, CRC32).\n"
+    "\n"
+    "options:\n"
+    "  -h, --help          show this help message and exit\n"
+    "  --key_protect_hmac  derive the key from an HMAC key (HMAC-based scheme)\n"
+    "  --kp_hmac_keygen    make a new HMAC key as well\n"
+    "  --kp_hmac_keyfile KP_HMAC_KEYFILE\n"
+    "                      name of the new HMAC key file (default hmac-<keyfile>)\n"
+    "  --kp_hmac_inputkey KP_HMAC_INPUTKEY\n"
+    "                      derive the key from this 32-byte HMAC key file\n"
+    "  --keyfile KEYFILE   key file name under <outdir>/keys/\n"
+    "                      (default keys-<MM-DD_HH-MM>.bin)\n"
+    "  --outdir OUTDIR     folder (default: current folder)\n";
+
+#define DECRYPT_USAGE \
+    "usage: nvs_partition_gen decrypt [-h] [--outdir OUTDIR] input key output\n"
+
+static const char decrypt_usage[] = DECRYPT_USAGE;
+
+static const char decrypt_help[] =
+    DECRYPT_USAGE
+    "\n"
+    "Decrypt an encrypted NVS partition image.\n"
+    "\n"
+    "positional arguments:\n"
+    "  input            encrypted NVS image (.bin)\n"
+    "  key              key partition file (.bin) holding the XTS key\n"
+    "  output           decrypted image to write (.bin, never replaced)\n"
+    "\n"
+    "options:\n"
+    "  -h, --help       show this help message and exit\n"
+    "  --outdir OUTDIR  folder for the output (default: current folder)\n";
+
+/* "~" and "~/..." as the reference's os.path.expanduser does. */
+static char *expand_outdir(const char *outdir)
+{
+    if (!outdir)
+        return strdup(".");
+    const char *home = getenv("HOME");
+    if (home && outdir[0] == '~' && (outdir[1] == '/' || outdir[1] == '\0'))
+        return fs_join(home, outdir[1] ? outdir + 2 : ".");
+    return strdup(outdir);
+}
+
+static int parse_version(const char *prog, const char *text, int *version,
+                         const char *usage)
+{
+    if (!text) {
+        *version = 2;
+        return 0;
+    }
+    if (strcmp(text, "1") == 0 || strcmp(text, "2") == 0) {
+        *version = text[0] - '0';
+        return 0;
+    }
+    fputs(usage, stderr);
+    cli_error(prog, "argument --version: invalid choice: '%s' (choose from 1, 2)",
+              text);
+    return EXIT_USAGE;
+}
+
+/* Read every CSV and build the image in memory. */
+static int build_image(const char *const *inputs, int ninputs, uint32_t size,
+                       int version, const uint8_t *xts_key, uint8_t *image,
+                       nvsf_error *err)
+{
+    nvsf_builder *b = NULL;
+    nvsf_rows *rows = NULL;
+    int rc = nvsf_builder_new(&b, size, version, xts_key, err);
+    if (!rc)
+        rc = nvsf_rows_new(&rows, b, fs_file_reader, NULL, err);
+    for (int i = 0; !rc && i < ninputs; i++) {
+        uint8_t *csv;
+        size_t len;
+        rc = fs_read_file(inputs[i], &csv, &len, err);
+        if (rc)
+            break;
+        rc = nvsf_rows_add_csv(rows, inputs[i], (const char *)csv, len, err);
+        nvsf_wipe(csv, len);
+        free(csv);
+    }
+    if (!rc)
+        rc = nvsf_builder_finish(b, image, err);
+    nvsf_rows_free(rows);
+    nvsf_builder_free(b);
+    return rc;
+}
+
+/* generate and encrypt. */
+static int cmd_generate(const char *prog, int argc, char **argv, int encrypt)
+{
+    const char *version_arg = NULL, *outdir_arg = NULL;
+    key_options ko = {0};
+    cli_opt opts[] = {
+        {"--version", 1, NULL, &version_arg},
+        {"--outdir", 1, NULL, &outdir_arg},
+        {"--keygen", 0, &ko.keygen, NULL},
+        {"--keyfile", 1, NULL, &ko.keyfile},
+        {"--inputkey", 1, NULL, &ko.inputkey},
+        {"--key_protect_hmac", 0, &ko.key_protect_hmac, NULL},
+        {"--kp_hmac_keygen", 0, &ko.kp_hmac_keygen, NULL},
+        {"--kp_hmac_keyfile", 1, NULL, &ko.kp_hmac_keyfile},
+        {"--kp_hmac_inputkey", 1, NULL, &ko.kp_hmac_inputkey},
+    };
+    const char *usage = encrypt ? encrypt_usage : generate_usage;
+    const char **pos = calloc((size_t)argc + 1, sizeof *pos);
+    if (!pos)
+        return EXIT_FAIL;
+    int npos, rc = cli_parse(prog, argc, argv, opts, encrypt ? 9 : 2, pos, argc,
+                             &npos, usage, encrypt ? encrypt_help : generate_help);
+    if (rc) {
+        free(pos);
+        return rc < 0 ? EXIT_OK : rc;
+    }
+    if (npos < 3) {
+        free(pos);
+        fputs(usage, stderr);
+        cli_error(prog, "the following arguments are required: input, output, size");
+        return EXIT_USAGE;
+    }
+    int version;
+    if ((rc = parse_version(prog, version_arg, &version, usage))) {
+        free(pos);
+        return rc;
+    }
+    const char *output_arg = pos[npos - 2], *size_arg = pos[npos - 1];
+    int ninputs = npos - 2;
+
+    nvsf_error err = {0};
+    uint32_t size = 0;
+    char *outdir = NULL, *output = NULL;
+    uint8_t *image = NULL;
+    uint8_t hmac_in[NVSF_HMAC_KEY_SIZE];
+    key_material km;
+    memset(&km, 0, sizeof km);
+    fs_txn txn = {.durable = 1};
+    int have_key = 0;
+
+    rc = nvsf_parse_size(size_arg, &size, &err);
+    if (!rc && !cli_has_bin_ext(output_arg))
+        rc = nvsf_fail(&err, NVSF_E_INPUT,
+                       "`%s`: only the `.bin` extension is allowed for the "
+                       "output",
+                       output_arg);
+    if (!rc && encrypt) {
+        rc = keys_check_options(&ko, 1, &err);
+        if (!rc && ko.inputkey && ko.keyfile)
+            cli_warning(prog, "--inputkey is given: --keyfile is ignored");
+    }
+    if (!rc && (!(outdir = expand_outdir(outdir_arg)) ||
+                !(output = fs_join(outdir, output_arg))))
+        rc = nvsf_fail(&err, NVSF_E_NOMEM, "out of memory");
+    if (!rc && fs_exists(output))
+        rc = nvsf_fail(&err, NVSF_E_IO,
+                       "'%s' already exists; nvsforge never replaces an "
+                       "output: move it away or choose another name",
+                       output);
+    if (!rc && encrypt && ko.inputkey) {
+        rc = keys_read_input(ko.inputkey, km.xts, &err);
+        have_key = !rc;
+    } else if (!rc && encrypt) {
+        char default_name[64];
+        keys_default_name(default_name, sizeof default_name);
+        if (ko.kp_hmac_inputkey)
+            rc = keys_read_hmac(ko.kp_hmac_inputkey, hmac_in, &err);
+        if (!rc)
+            rc = keys_set_paths(&ko, outdir, ko.keyfile ? ko.keyfile : default_name,
+                                &km, &err);
+        if (!rc)
+            rc = keys_make(&ko, hmac_in, &km, &err);
+        have_key = !rc;
+    }
+    if (!rc && !(image = malloc(size)))
+        rc = nvsf_fail(&err, NVSF_E_NOMEM, "out of memory");
+    if (!rc)
+        rc = build_image(pos, ninputs, size, version, have_key ? km.xts : NULL,
+                         image, &err);
+    if (!rc && nvsf_size_is_read_only(size))
+        fprintf(stderr,
+                "note: the minimum size of a read/write NVS partition is "
+                "0x3000 bytes; a partition of 0x%x bytes must be flagged "
+                "\"readonly\" in the partition table CSV\n",
+                size);
+    if (!rc)
+        rc = keys_stage(&km, &txn, &err);
+    if (!rc)
+        rc = fs_mkdirs_for(output, &err);
+    if (!rc)
+        rc = fs_txn_add(&txn, output, image, size, FS_PUBLIC, &err);
+    if (!rc && fs_interrupted())
+        rc = nvsf_fail(&err, NVSF_E_IO, "interrupted; nothing was written");
+    if (!rc)
+        rc = fs_txn_commit(&txn, &err);
+    fs_txn_abort(&txn);
+
+    if (!rc) {
+        if (km.key_path)
+            printf("Created encryption keys: ===> %s\n", km.key_path);
+        if (km.hmac_path)
+            printf("Created HMAC key: ===> %s\n", km.hmac_path);
+        printf("Created NVS binary: ===> %s\n", output);
+    }
+    if (image) {
+        nvsf_wipe(image, size);
+        free(image);
+    }
+    nvsf_wipe(hmac_in, sizeof hmac_in);
+    keys_free(&km);
+    free(outdir);
+    free(output);
+    free(pos);
+    return rc ? cli_fail(prog, &err) : EXIT_OK;
+}
+
+int cmd_generate_key(const char *prog, int argc, char **argv)
+{
+    const char *outdir_arg = NULL;
+    key_options ko = {0};
+    cli_opt opts[] = {
+        {"--key_protect_hmac", 0, &ko.key_protect_hmac, NULL},
+        {"--kp_hmac_keygen", 0, &ko.kp_hmac_keygen, NULL},
+        {"--kp_hmac_keyfile", 1, NULL, &ko.kp_hmac_keyfile},
+        {"--kp_hmac_inputkey", 1, NULL, &ko.kp_hmac_inputkey},
+        {"--keyfile", 1, NULL, &ko.keyfile},
+        {"--outdir", 1, NULL, &outdir_arg},
+    };
+    const char *pos[1];
+    int npos, rc = cli_parse(prog, argc, argv, opts, sizeof opts / sizeof opts[0],
+                             pos, 0, &npos, genkey_usage, genkey_help);
+    if (rc)
+        return rc < 0 ? EXIT_OK : rc;
+
+    nvsf_error err = {0};
+    key_material km;
+    memset(&km, 0, sizeof km);
+    uint8_t hmac_in[NVSF_HMAC_KEY_SIZE];
+    fs_txn txn = {.durable = 1};
+    char *outdir = expand_outdir(outdir_arg);
+    char default_name[64];
+    keys_default_name(default_name, sizeof default_name);
+
+    rc = outdir ? keys_check_options(&ko, 0, &err)
+                : nvsf_fail(&err, NVSF_E_NOMEM, "out of memory");
+    if (!rc && ko.kp_hmac_inputkey)
+        rc = keys_read_hmac(ko.kp_hmac_inputkey, hmac_in, &err);
+    if (!rc)
+        rc = keys_set_paths(&ko, outdir, ko.keyfile ? ko.keyfile : default_name,
+                            &km, &err);
+    if (!rc)
+        rc = keys_make(&ko, hmac_in, &km, &err);
+    if (!rc && fs_exists(km.key_path))
+        rc = nvsf_fail(&err, NVSF_E_IO,
+                       "key file '%s' already exists; nvsforge never replaces a "
+                       "key: choose another name with --keyfile",
+                       km.key_path);
+    if (!rc)
+        rc = keys_stage(&km, &txn, &err);
+    if (!rc)
+        rc = fs_txn_commit(&txn, &err);
+    fs_txn_abort(&txn);
+    if (!rc) {
+        printf("Created encryption keys: ===> %s\n", km.key_path);
+        if (km.hmac_path)
+            printf("Created HMAC key: ===> %s\n", km.hmac_path);
+    }
+    nvsf_wipe(hmac_in, sizeof hmac_in);
+    keys_free(&km);
+    free(outdir);
+    return rc ? cli_fail(prog, &err) : EXIT_OK;
+}
+
+static int cmd_decrypt(const char *prog, int argc, char **argv)
+{
+    const char *outdir_arg = NULL;
+    cli_opt opts[] = {{"--outdir", 1, NULL, &outdir_arg}};
+    const char *pos[3];
+    int npos, rc = cli_parse(prog, argc, argv, opts, 1, pos, 3, &npos,
+                             decrypt_usage, decrypt_help);
+    if (rc)
+        return rc < 0 ? EXIT_OK : rc;
+    if (npos < 3) {
+        fputs(decrypt_usage, stderr);
+        cli_error(prog, "the following arguments are required: input, key, output");
+        return EXIT_USAGE;
+    }
+    nvsf_error err = {0};
+    for (int i = 0; i < 3; i++)
+        if (!cli_has_bin_ext(pos[i])) {
+            cli_error(prog, "`%s`: only the `.bin` extension is allowed", pos[i]);
+            return EXIT_FAIL;
+        }
+    uint8_t key[NVSF_XTS_KEY_SIZE];
+    uint8_t *image = NULL;
+    size_t size = 0;
+    fs_txn txn = {.durable = 1};
+    char *outdir = expand_outdir(outdir_arg);
+    char *output = outdir ? fs_join(outdir, pos[2]) : NULL;
+    rc = output ? 0 : nvsf_fail(&err, NVSF_E_NOMEM, "out of memory");
+    if (!rc && fs_exists(output))
+        rc = nvsf_fail(&err, NVSF_E_IO,
+                       "'%s' already exists; nvsforge never replaces an "
+                       "output: move it away or choose another name",
+                       output);
+    if (!rc)
+        rc = keys_read_input(pos[1], key, &err);
+    if (!rc)
+        rc = fs_read_file(pos[0], &image, &size, &err);
+    if (!rc && (size == 0 || size % NVSF_PAGE_SIZE))
+        rc = nvsf_fail(&err, NVSF_E_FORMAT,
+                       "'%s' is %zu bytes, not a whole number of 4096-byte "
+                       "pages: not an NVS partition image",
+                       pos[0], size);
+    if (!rc)
+        rc = nvsf_image_decrypt(image, size, key, &err);
+    if (!rc)
+        rc = fs_mkdirs_for(output, &err);
+    if (!rc)
+        rc = fs_txn_add(&txn, output, image, size, FS_PUBLIC, &err);
+    if (!rc)
+        rc = fs_txn_commit(&txn, &err);
+    fs_txn_abort(&txn);
+    if (!rc)
+        printf("Created NVS decrypted binary: ===> %s\n", output);
+    nvsf_wipe(key, sizeof key);
+    if (image) {
+        nvsf_wipe(image, size);
+        free(image);
+    }
+    free(outdir);
+    free(output);
+    return rc ? cli_fail(prog, &err) : EXIT_OK;
+}
+
+int cmd_partition(const char *prog, int argc, char **argv)
+{
+    if (argc < 2) {
+        fputs(partition_help, stderr);
+        return EXIT_USAGE;
+    }
+    const char *cmd = argv[1];
+    if (strcmp(cmd, "-h") == 0 || strcmp(cmd, "--help") == 0) {
+        fputs(partition_help, stdout);
+        return EXIT_OK;
+    }
+    char sub[128];
+    snprintf(sub, sizeof sub, "%s %s", prog, cmd);
+    if (strcmp(cmd, "generate") == 0)
+        return cmd_generate(sub, argc - 1, argv + 1, 0);
+    if (strcmp(cmd, "encrypt") == 0)
+        return cmd_generate(sub, argc - 1, argv + 1, 1);
+    if (strcmp(cmd, "generate-key") == 0)
+        return cmd_generate_key(sub, argc - 1, argv + 1);
+    if (strcmp(cmd, "decrypt") == 0)
+        return cmd_decrypt(sub, argc - 1, argv + 1);
+    fputs(partition_usage, stderr);
+    cli_error(prog,
+              "argument command: invalid choice: '%s' (choose from 'generate', "
+              "'generate-key', 'encrypt', 'decrypt')",
+              cmd);
+    return EXIT_USAGE;
+}

@@ -1,0 +1,10 @@
+/* The subcommands; each takes argv with argv[0] = its own name and returns
+ * the process exit code. */
+#ifndef NVSF_COMMANDS_H
+#define NVSF_COMMANDS_H
+
+int cmd_partition(const char *prog, int argc, char **argv);    /* cmd_partition.c */
+int cmd_generate_key(const char *prog, int argc, char **argv); /* cmd_partition.c */
+int cmd_mfg(const char *prog, int argc, char **argv);          /* cmd_mfg.c */
+
+#endif

@@ -1,0 +1,64 @@
+/*
+ * One executable, three names: `nvsforge` (subcommands), and the drop-ins
+ * `nvs_partition_gen` and `mfg_gen`, chosen by the name it is started as.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+#include "commands.h"
+#include "fsutil.h"
+
+static const char nvsforge_help[] =
+    "usage: nvsforge <command> [options]\n"
+    "\n"
+    "Build ESP-IDF NVS partition images and per-device factory data.\n"
+    "\n"
+    "commands:\n"
+    "  partition   generate, encrypt or decrypt one image, make keys\n"
+    "              (the same command line as nvs_partition_gen)\n"
+    "  mfg         per-device factory images from a config and a values CSV\n"
+    "              (the same command line as mfg_gen)\n"
+    "\n"
+    "Run nvsforge <command> -h for the options of a command.\n"
+    "nvsforge --version prints the version.\n";
+
+/* The name a path ends with, without a ".py" some scripts may add. */
+static int invoked_as(const char *argv0, const char *name)
+{
+    const char *base = strrchr(argv0, '/');
+    base = base ? base + 1 : argv0;
+    size_t n = strlen(name);
+    return strncmp(base, name, n) == 0 &&
+           (base[n] == '\0' || strcmp(base + n, ".py") == 0);
+}
+
+int main(int argc, char **argv)
+{
+    fs_init();
+    const char *argv0 = argc > 0 ? argv[0] : "nvsforge";
+    if (invoked_as(argv0, "nvs_partition_gen"))
+        return cmd_partition("nvs_partition_gen", argc, argv);
+    if (invoked_as(argv0, "mfg_gen"))
+        return cmd_mfg("mfg_gen", argc, argv);
+
+    if (argc < 2) {
+        fputs(nvsforge_help, stderr);
+        return EXIT_USAGE;
+    }
+    const char *cmd = argv[1];
+    if (strcmp(cmd, "-h") == 0 || strcmp(cmd, "--help") == 0) {
+        fputs(nvsforge_help, stdout);
+        return EXIT_OK;
+    }
+    if (strcmp(cmd, "--version") == 0) {
+        printf("nvsforge %s\n", NVSF_VERSION_STRING);
+        return EXIT_OK;
+    }
+    if (strcmp(cmd, "partition") == 0)
+        return cmd_partition("nvsforge partition", argc - 1, argv + 1);
+    if (strcmp(cmd, "mfg") == 0)
+        return cmd_mfg("nvsforge mfg", argc - 1, argv + 1);
+    cli_error("nvsforge", "unknown command '%s'; run nvsforge --help", cmd);
+    return EXIT_USAGE;
+}
