@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Quick start for developers: install what is missing, build, and run every
+# test: the unit and conformance tests, the command-line tests, and the
+# same suite again under AddressSanitizer and UndefinedBehaviorSanitizer.
+set -euo pipefail
+. "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
+ctest --test-dir "$NVSF_BUILD" -j"$(nproc)" --output-on-failure
+
+san=$NVSF_ROOT/build-sanitize
+cmake -S "$NVSF_ROOT" -B "$san" -DCMAKE_BUILD_TYPE=Debug -DNVSF_SANITIZE=ON \
+      -DCMAKE_C_COMPILER=clang >/dev/null
+cmake --build "$san" -j"$(nproc)" >/dev/null
+NVSF_SANITIZED=1 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+    ctest --test-dir "$san" -j"$(nproc)" --output-on-failure

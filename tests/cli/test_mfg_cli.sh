@@ -1,0 +1,209 @@
+#!/usr/bin/env bash
+# mfg_gen: all-or-nothing batches, no overwrite, shards, manifest, keys.
+. "$(dirname "$0")/testlib.sh"
+
+# A job folder like ESP-IDF's sample, with N devices (ids 1..N).
+make_job() { # make_job N
+    cp -r "$EXAMPLES/." .
+    {
+        head -n 2 samples/sample_values_multipage_blob.csv
+        local row; row=$(sed -n 3p samples/sample_values_multipage_blob.csv)
+        for ((i = 2; i <= $1; i++)); do echo "$i,${row#*,}"; done
+    } >values.csv
+}
+mfg() { mfg_gen generate samples/sample_config.csv values.csv Sample 0x6000 --quiet "$@"; }
+
+small_config() {
+    printf 'ns,namespace,\nserial,data,string\nport,data,u8\n' >config.csv
+    printf 'id,serial,port\n1,A1,5\n2,A2,6\n3,A3,7\n' >values.csv
+}
+
+test_bad_last_line_writes_nothing() {
+    small_config
+    printf '4,A4,300\n' >>values.csv
+    expect_fail mfg_gen generate config.csv values.csv dev 0x3000 --outdir out --keygen || return 1
+    expect_in "values.csv:5:" && expect_in "'port'" || return 1
+    expect_no_files out
+}
+
+test_bad_file_in_last_line_writes_nothing() {
+    make_job 20
+    sed -i '$ s#testdata/sample_multipage_blob.bin#testdata/missing.bin#' values.csv
+    expect_fail mfg --outdir out || return 1
+    expect_in "values.csv:21:" && expect_in "missing.bin" || return 1
+    expect_no_files out || return 1
+    [[ ! -e values_created.csv ]] || fail "values_created.csv written"
+}
+
+test_no_overwrite() {
+    make_job 5
+    expect_ok mfg --outdir out || return 1
+    local before; before=$(cd out && find . -type f -exec sha256sum {} + | sort)
+    rm values_created.csv
+    expect_fail mfg --outdir out || return 1
+    expect_in "already exists" || return 1
+    [[ $(cd out && find . -type f -exec sha256sum {} + | sort) == "$before" ]] || fail "outputs changed"
+    [[ ! -e values_created.csv ]] || fail "values_created.csv written by the refused run"
+}
+
+test_existing_file_of_last_device_refuses_all() {
+    make_job 5
+    mkdir -p out/bin && echo old >out/bin/Sample-5.bin
+    expect_fail mfg --outdir out || return 1
+    expect_in "Sample-5.bin" || return 1
+    [[ $(find out -type f) == "out/bin/Sample-5.bin" ]] || fail "files written: $(find out -type f)"
+    [[ $(cat out/bin/Sample-5.bin) == old ]] || fail "existing file replaced"
+}
+
+test_manifest_hashes_match() {
+    make_job 7
+    expect_ok mfg --outdir out --keygen || return 1
+    [[ $(wc -l <out/manifest.csv) == 7 ]] || fail "manifest lines" || return 1
+    local id img ih key kh rest n=0
+    while IFS=, read -r id img ih key kh rest; do
+        n=$((n + 1))
+        [[ $id == "$n" ]] || fail "id $id on line $n" || return 1
+        [[ $img == "out/bin/Sample-$n.bin" && $key == "out/keys/keys-Sample-$n.bin" ]] || fail "paths $img $key" || return 1
+        [[ $(sha "$img") == "$ih" ]] || fail "image hash of $img" || return 1
+        [[ $(sha "$key") == "${kh%$'\r'}" ]] || fail "key hash of $key" || return 1
+    done <out/manifest.csv
+    [[ $(mode_of out/keys/keys-Sample-3.bin) == 600 ]] || fail "key file mode"
+}
+
+test_keygen_keys_decrypt_their_images() {
+    make_job 3
+    expect_ok mfg --outdir enc --keygen || return 1
+    rm values_created.csv
+    expect_ok mfg --outdir plain || return 1
+    for i in 1 2 3; do
+        expect_ok nvs_partition_gen decrypt enc/bin/Sample-$i.bin enc/keys/keys-Sample-$i.bin d$i.bin || return 1
+        cmp d$i.bin plain/bin/Sample-$i.bin || fail "device $i does not decrypt to the plain image" || return 1
+    done
+    [[ $(sha enc/keys/keys-Sample-1.bin) != $(sha enc/keys/keys-Sample-2.bin) ]] || fail "devices share a key"
+}
+
+shard_union() { # shard_union EXTRA-OPTIONS...
+    mkdir full sharded
+    (cd full && make_job 10 && mfg --outdir out --prefix_num 7 3 "$@") || return 1
+    for k in 0 1 2; do
+        (cd sharded && { [[ -e samples ]] || make_job 10; } && mfg --outdir out --prefix_num 7 3 --shard $k/3 "$@") ||
+            { fail "shard $k/3"; return 1; }
+    done
+    diff -r full/out/bin sharded/out/bin && diff -r full/out/csv sharded/out/csv || { fail "shards differ from the full run"; return 1; }
+    if [[ -d full/out/keys ]]; then diff -r full/out/keys sharded/out/keys || { fail "keys differ"; return 1; }; fi
+    cmp full/values_created.csv sharded/values_created.csv || { fail "values_created.csv differs"; return 1; }
+    [[ $(cat sharded/out/manifest-{0,1,2}-of-3.csv | sort) == $(sort full/out/manifest.csv) ]] ||
+        fail "shard manifests do not make the full manifest"
+}
+
+test_shards_union_equals_full_run() {
+    shard_union
+}
+
+test_shards_union_equals_full_run_hmac() {
+    head -c 32 /dev/urandom >"$PWD/hmac.bin"
+    shard_union --keygen --key_protect_hmac --kp_hmac_inputkey "$PWD/hmac.bin"
+}
+
+test_shard_names_follow_full_run() {
+    make_job 6
+    expect_ok mfg --outdir out --shard 1/4 --prefix_num 1 2 || return 1
+    [[ $(cd out/bin && ls | tr '\n' ' ') == "Sample-02-2.bin Sample-06-6.bin " ]] || fail "shard 1/4 made $(ls out/bin)"
+    [[ -e out/manifest-1-of-4.csv && ! -e values_created.csv ]] || fail "manifest name or values_created"
+}
+
+test_bad_shard_refused() {
+    make_job 2
+    for s in 3/3 1 a/b -1/2 0/0; do
+        expect_fail mfg --outdir out --shard "$s" || return 1
+    done
+    expect_no_files out 2>/dev/null || true
+}
+
+test_one_hmac_key_per_device() {
+    make_job 4
+    expect_ok mfg --outdir out --keygen --key_protect_hmac --kp_hmac_keygen || return 1
+    local hashes
+    hashes=$(for i in 1 2 3 4; do sha out/keys/hmac-keys-Sample-$i.bin; done | sort -u | wc -l)
+    [[ $hashes == 4 ]] || fail "HMAC keys are not distinct" || return 1
+    for i in 1 4; do
+        [[ $(stat -c %s out/keys/hmac-keys-Sample-$i.bin) == 32 && $(mode_of out/keys/hmac-keys-Sample-$i.bin) == 600 ]] ||
+            fail "hmac key file $i" || return 1
+        expect_ok nvs_partition_gen generate-key --key_protect_hmac --kp_hmac_inputkey \
+            out/keys/hmac-keys-Sample-$i.bin --keyfile derived-$i.bin || return 1
+        cmp keys/derived-$i.bin out/keys/keys-Sample-$i.bin || fail "key $i not derived from its HMAC key" || return 1
+    done
+    grep -q "out/keys/hmac-keys-Sample-2.bin,$(sha out/keys/hmac-keys-Sample-2.bin)" out/manifest.csv ||
+        fail "manifest lacks the HMAC key"
+}
+
+test_single_hmac_keyfile_for_many_devices_refused() {
+    make_job 3
+    expect_fail mfg --outdir out --keygen --key_protect_hmac --kp_hmac_keygen --kp_hmac_keyfile h.bin || return 1
+    expect_in "--kp_hmac_keyfile" || return 1
+    expect_no_files out
+}
+
+test_hmac_without_keygen_refused() {
+    make_job 1
+    head -c 32 /dev/urandom >h.bin
+    expect_fail mfg --outdir out --key_protect_hmac --kp_hmac_inputkey h.bin || return 1
+    expect_in "--keygen"
+}
+
+test_repeat_value_changed_later_refused() {
+    make_job 3
+    sed -i '4 s/^3,\([^,]*\),\([^,]*\),\([^,]*\),\([^,]*\),,/3,\1,\2,\3,\4,99,/' values.csv
+    expect_fail mfg --outdir out || return 1
+    expect_in "values.csv:4:" && expect_in "REPEAT" || return 1
+    expect_no_files out
+}
+
+test_duplicate_fileid_refused() {
+    small_config
+    printf '2,A9,9\n' >>values.csv
+    expect_fail mfg_gen generate config.csv values.csv dev 0x3000 --outdir out --fileid id || return 1
+    expect_in "values.csv:5:" && expect_in "line 3" || return 1
+    expect_no_files out
+}
+
+test_fileid_unsafe_for_file_names_refused() {
+    small_config
+    printf '../x,A9,9\n' >>values.csv
+    expect_fail mfg_gen generate config.csv values.csv dev 0x3000 --outdir out --fileid id || return 1
+    expect_in "values.csv:5:" || return 1
+    expect_no_files out
+}
+
+test_no_helper_files_beside_inputs() {
+    make_job 3
+    local before; before=$(find . -type f | sort)
+    expect_ok mfg --outdir out || return 1
+    [[ $(find . -type f ! -path './out/*' | sort) == "$(printf '%s\n' "$before" ./values_created.csv | sort)" ]] ||
+        fail "new files beside the inputs: $(find . -type f -newer values.csv ! -path './out/*')"
+}
+
+test_values_streamed_memory_flat() {
+    # AddressSanitizer keeps freed memory in quarantine: RSS means nothing there.
+    if [[ -n ${NVSF_SANITIZED:-} ]]; then echo "    skipped under sanitizers"; return 0; fi
+    printf 'ns,namespace,\nserial,data,string\n' >config.csv
+    small=$( { echo serial; for ((i = 0; i < 1000; i++)); do echo "S$i"; done; } >v1.csv
+        command time -f %M mfg_gen generate config.csv v1.csv d 0x1000 --outdir o1 --quiet 2>&1 >/dev/null | tail -1)
+    big=$( { echo serial; for ((i = 0; i < 30000; i++)); do echo "S$i"; done; } >v2.csv
+        command time -f %M mfg_gen generate config.csv v2.csv d 0x1000 --outdir o2 --quiet 2>&1 >/dev/null | tail -1)
+    echo "    max RSS: 1000 devices ${small} KiB, 30000 devices ${big} KiB"
+    ((big < small + 4096)) || fail "memory grows with the batch: $small KiB -> $big KiB"
+}
+
+test_progress_quiet_when_not_a_terminal() {
+    make_job 3
+    expect_ok mfg_gen generate samples/sample_config.csv values.csv Sample 0x6000 --outdir out || return 1
+    [[ $out != *"devices  "* ]] || fail "progress bar printed to a pipe"
+}
+
+test_generate_key_command() {
+    expect_ok mfg_gen generate-key --keyfile k.bin --outdir o || return 1
+    [[ $(stat -c %s o/keys/k.bin) == 4096 && $(mode_of o/keys/k.bin) == 600 ]] || fail "key file"
+}
+
+run_tests

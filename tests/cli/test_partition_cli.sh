@@ -1,0 +1,159 @@
+#!/usr/bin/env bash
+# nvs_partition_gen: file rules, refusals, keys, round trips.
+. "$(dirname "$0")/testlib.sh"
+
+small_csv() {
+    printf 'key,type,encoding,value\nns,namespace,,\nport,data,u8,5\nname,data,string,hello\n' >in.csv
+}
+
+test_output_never_replaced() {
+    small_csv
+    expect_ok nvs_partition_gen generate in.csv out.bin 0x3000 || return 1
+    local before; before=$(sha out.bin)
+    printf 'key,type,encoding,value\nns,namespace,,\nport,data,u8,6\n' >in.csv
+    expect_fail nvs_partition_gen generate in.csv out.bin 0x3000 || return 1
+    expect_in "already exists" || return 1
+    [[ $(sha out.bin) == "$before" ]] || fail "out.bin was changed"
+}
+
+test_bad_size_leaves_nothing() {
+    small_csv
+    for size in abc 0x2800 0 -4096 0x10000000; do
+        expect_fail nvs_partition_gen generate in.csv out.bin "$size" || return 1
+        [[ ! -e out.bin ]] || fail "out.bin exists after size $size" || return 1
+    done
+    [[ $(find . -type f) == "./in.csv" ]] || fail "files left: $(find . -type f)"
+}
+
+test_error_names_file_line_key() {
+    printf 'key,type,encoding,value\nns,namespace,,\n# comment\nok,data,u8,1\nport,data,u16,70000\n' >in.csv
+    expect_fail nvs_partition_gen generate in.csv out.bin 0x3000 || return 1
+    expect_in "in.csv:5:" && expect_in "'port'" && expect_in "u16" || return 1
+    [[ ! -e out.bin ]] || fail "out.bin written"
+}
+
+test_second_file_line_numbers() {
+    small_csv
+    printf 'key,type,encoding,value\nx,data,i8,-1\nbad,file,binary,missing.bin\n' >b.csv
+    expect_fail nvs_partition_gen generate in.csv b.csv out.bin 0x3000 || return 1
+    expect_in "b.csv:3:" && expect_in "'bad'" && expect_in "missing.bin" || return 1
+    [[ ! -e out.bin ]] || fail "out.bin written"
+}
+
+test_only_bin_extension() {
+    small_csv
+    expect_fail nvs_partition_gen generate in.csv out.img 0x3000 || return 1
+    expect_in ".bin" || return 1
+    [[ ! -e out.img ]] || fail "out.img written"
+}
+
+test_image_is_partition_size() {
+    small_csv
+    for size in 0x1000 0x2000 0x3000 0x5000; do
+        expect_ok nvs_partition_gen generate in.csv "o$size.bin" "$size" || return 1
+        [[ $(stat -c %s "o$size.bin") == $((size)) ]] || fail "o$size.bin is not $size bytes" || return 1
+    done
+}
+
+test_read_only_note() {
+    small_csv
+    expect_ok nvs_partition_gen generate in.csv ro.bin 0x2000 || return 1
+    expect_in "readonly"
+}
+
+test_generate_key_mode_and_no_overwrite() {
+    expect_ok nvs_partition_gen generate-key --keyfile k.bin || return 1
+    [[ $(mode_of keys/k.bin) == 600 ]] || fail "key mode $(mode_of keys/k.bin)" || return 1
+    [[ $(stat -c %s keys/k.bin) == 4096 ]] || fail "key file size" || return 1
+    local before; before=$(sha keys/k.bin)
+    expect_fail nvs_partition_gen generate-key --keyfile k.bin || return 1
+    expect_in "already exists" || return 1
+    [[ $(sha keys/k.bin) == "$before" ]] || fail "key file replaced"
+}
+
+test_generated_keys_differ() {
+    expect_ok nvs_partition_gen generate-key --keyfile a.bin || return 1
+    expect_ok nvs_partition_gen generate-key --keyfile b --outdir . || return 1
+    [[ -e keys/b.bin ]] || fail "no .bin added" || return 1
+    [[ $(sha keys/a.bin) != $(sha keys/b.bin) ]] || fail "two new keys are equal"
+}
+
+test_default_key_name_is_timestamped() {
+    expect_ok nvs_partition_gen generate-key || return 1
+    local f; f=$(ls keys)
+    [[ $f =~ ^keys-[0-9]{2}-[0-9]{2}_[0-9]{2}-[0-9]{2}\.bin$ ]] || fail "key name $f"
+}
+
+test_encrypt_decrypt_round_trip() {
+    small_csv
+    expect_ok nvs_partition_gen generate in.csv plain.bin 0x4000 || return 1
+    expect_ok nvs_partition_gen encrypt in.csv enc.bin 0x4000 --keygen --keyfile k.bin || return 1
+    [[ $(mode_of keys/k.bin) == 600 ]] || fail "key mode" || return 1
+    cmp -s plain.bin enc.bin && { fail "encrypted image equals the plain one"; return 1; }
+    expect_ok nvs_partition_gen decrypt enc.bin keys/k.bin dec.bin || return 1
+    cmp plain.bin dec.bin || fail "decrypt(encrypt(x)) != x"
+    expect_ok nvs_partition_gen encrypt in.csv enc2.bin 0x4000 --inputkey keys/k.bin || return 1
+    cmp enc.bin enc2.bin || fail "--inputkey with the same key gives another image"
+}
+
+test_failed_encrypt_leaves_no_key() {
+    printf 'key,type,encoding,value\nns,namespace,,\nk,data,u8,300\n' >in.csv
+    expect_fail nvs_partition_gen encrypt in.csv enc.bin 0x3000 --keygen --keyfile k.bin || return 1
+    [[ $(find . -type f) == "./in.csv" ]] || fail "files left: $(find . -type f)"
+}
+
+test_corrupt_input_key_refused() {
+    small_csv
+    expect_ok nvs_partition_gen generate-key --keyfile k.bin || return 1
+    cp keys/k.bin bad.bin && chmod u+w bad.bin
+    printf '\x00' | dd of=bad.bin bs=1 seek=65 conv=notrunc status=none
+    expect_fail nvs_partition_gen encrypt in.csv enc.bin 0x3000 --inputkey bad.bin || return 1
+    expect_in "CRC" || return 1
+    [[ ! -e enc.bin ]] || fail "image written with a corrupt key"
+}
+
+test_hmac_keygen() {
+    small_csv
+    expect_ok nvs_partition_gen encrypt in.csv enc.bin 0x3000 --keygen --keyfile k.bin \
+        --key_protect_hmac --kp_hmac_keygen || return 1
+    [[ $(stat -c %s keys/hmac-k.bin) == 32 && $(mode_of keys/hmac-k.bin) == 600 ]] || fail "hmac key file" || return 1
+    expect_ok nvs_partition_gen generate-key --key_protect_hmac --kp_hmac_inputkey keys/hmac-k.bin \
+        --keyfile again.bin || return 1
+    cmp keys/k.bin keys/again.bin || fail "key not derived from the HMAC key"
+}
+
+test_hmac_options_need_protect_flag() {
+    small_csv
+    head -c 32 /dev/urandom >h.bin
+    expect_fail nvs_partition_gen encrypt in.csv enc.bin 0x3000 --keygen --kp_hmac_inputkey h.bin || return 1
+    expect_in "--key_protect_hmac" || return 1
+    head -c 31 /dev/urandom >short.bin
+    expect_fail nvs_partition_gen encrypt in.csv enc.bin 0x3000 --keygen --key_protect_hmac \
+        --kp_hmac_inputkey short.bin || return 1
+    expect_in "32" || return 1
+    [[ -z $(find . -type f ! -name '*.csv' ! -name h.bin ! -name short.bin) ]] || fail "files written"
+}
+
+test_umask_respected() {
+    small_csv
+    (umask 027 && nvs_partition_gen generate in.csv out.bin 0x3000 >/dev/null) || return 1
+    [[ $(mode_of out.bin) == 640 ]] || fail "image mode $(mode_of out.bin) with umask 027"
+}
+
+test_nvsforge_partition_is_the_same_command() {
+    small_csv
+    expect_ok nvsforge partition generate in.csv a.bin 0x3000 || return 1
+    expect_ok nvs_partition_gen generate in.csv b.bin 0x3000 || return 1
+    cmp a.bin b.bin || fail "nvsforge partition differs"
+}
+
+test_usage_errors() {
+    expect_fail nvs_partition_gen generate in.csv || return 1
+    expect_in "required" || return 1
+    expect_fail nvs_partition_gen frobnicate || return 1
+    expect_in "invalid choice" || return 1
+    expect_fail nvs_partition_gen generate in.csv o.bin 0x3000 --version 3 || return 1
+    expect_in "invalid choice"
+}
+
+run_tests

@@ -1,0 +1,47 @@
+# Shared helpers of the command-line tests (sourced).
+#   BIN: folder of nvsforge, nvs_partition_gen, mfg_gen (first argument)
+# Each test is a function test_*; run_tests runs them all in fresh folders
+# and ends with the line "N passed, N failed".
+set -uo pipefail
+BIN=$(cd "$1" && pwd)
+CASES=$(cd "$(dirname "${BASH_SOURCE[0]}")/../conformance/cases" && pwd)
+EXAMPLES=$(cd "$(dirname "${BASH_SOURCE[0]}")/../../examples/esp-idf" && pwd)
+export PATH="$BIN:$PATH"
+failures=()
+
+fail() { echo "    FAIL: $*" >&2; return 1; }
+
+# expect_fail CMD... : the command must exit non-zero; its output is in $out.
+expect_fail() {
+    out=$("$@" 2>&1) && { fail "succeeded but should fail: $*"; return 1; }
+    return 0
+}
+# expect_ok CMD... : the command must succeed; its output is in $out.
+expect_ok() {
+    out=$("$@" 2>&1) || { fail "failed: $* -> $out"; return 1; }
+    return 0
+}
+expect_in() { [[ $out == *"$1"* ]] || fail "message lacks '$1': $out"; }
+expect_no_files() { # expect_no_files DIR: nothing but folders under DIR
+    local left
+    left=$(find "$1" -type f 2>/dev/null)
+    [[ -z $left ]] || fail "files left behind: $left"
+}
+mode_of() { stat -c %a "$1"; }
+sha() { sha256sum "$1" | cut -d' ' -f1; }
+
+run_tests() {
+    local pass=0 failn=0 t
+    for t in $(declare -F | awk '{print $3}' | grep '^test_'); do
+        local dir
+        dir=$(mktemp -d)
+        if (cd "$dir" && umask 022 && "$t"); then
+            pass=$((pass + 1)); echo "ok   $t"
+        else
+            failn=$((failn + 1)); echo "FAIL $t"
+        fi
+        rm -rf "$dir"
+    done
+    echo "$pass passed, $failn failed"
+    ((failn == 0))
+}
