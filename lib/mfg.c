@@ -43,6 +43,19 @@ static int known_encoding(const char *e)
     return 0;
 }
 
+/* The first device line's values (secrets, maybe): wiped and freed. */
+static void free_first_values(nvsf_mfg *m)
+{
+    for (size_t i = 0; m->first_values && i < m->ncolumns; i++) {
+        if (m->first_values[i]) {
+            nvsf_wipe(m->first_values[i], strlen(m->first_values[i]));
+            free(m->first_values[i]);
+        }
+    }
+    free(m->first_values);
+    m->first_values = NULL;
+}
+
 void nvsf_mfg_free(nvsf_mfg *m)
 {
     if (!m)
@@ -52,15 +65,7 @@ void nvsf_mfg_free(nvsf_mfg *m)
         free(m->entries[i].type);
         free(m->entries[i].encoding);
     }
-    if (m->first_values) {
-        for (size_t i = 0; i < m->ncolumns; i++) {
-            if (m->first_values[i]) {
-                nvsf_wipe(m->first_values[i], strlen(m->first_values[i]));
-                free(m->first_values[i]);
-            }
-        }
-    }
-    free(m->first_values);
+    free_first_values(m);
     free(m->entries);
     free(m->rows);
     free(m->created);
@@ -259,8 +264,8 @@ int nvsf_mfg_set_header(nvsf_mfg *m, const char *values_source,
                              "values file",
                              values_source, header->line, fileid);
     }
+    free_first_values(m);
     m->ncolumns = header->nfields;
-    free(m->first_values);
     free(m->created);
     free(m->created_len);
     m->first_values = calloc(m->ncolumns, sizeof *m->first_values);

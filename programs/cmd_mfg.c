@@ -1157,9 +1157,6 @@ static int cmd_mfg_generate(const char *prog, int argc, char **argv)
         printf("Created %zu device image%s in %s (bin/, csv/%s); manifest: %s\n",
                b.devices_shard, b.devices_shard == 1 ? "" : "s", a.outdir,
                a.ko.keygen ? ", keys/" : "", b.manifest_path);
-    if (rc && err.code != NVSF_E_INPUT)
-        fprintf(stderr, "%s: nothing was left behind; fix the cause and run "
-                        "the same command again\n", prog);
 
     nvsf_mfg_free(b.mfg);
     file_cache_free(&b.files);
@@ -1173,10 +1170,13 @@ static int cmd_mfg_generate(const char *prog, int argc, char **argv)
         nvsf_wipe(config, config_len);
         free(config);
     }
-    if (rc)
-        return fs_interrupted() ? (cli_fail(prog, &err), EXIT_INTERRUPTED)
-                                : cli_fail(prog, &err);
-    return EXIT_OK;
+    if (!rc)
+        return EXIT_OK;
+    cli_fail(prog, &err);
+    if (err.code != NVSF_E_INPUT)
+        fprintf(stderr, "%s: nothing was left behind; fix the cause and run "
+                        "the same command again\n", prog);
+    return fs_interrupted() ? EXIT_INTERRUPTED : EXIT_FAIL;
 }
 
 int cmd_mfg(const char *prog, int argc, char **argv)
