@@ -302,6 +302,7 @@ typedef struct batch {
     size_t devices_total;  /* device lines in the values file */
     size_t devices_shard;  /* of them, in this shard */
     char *manifest_path;
+    char *journal_path;    /* <outdir>/.<manifest name>.journal */
     char *created_path;    /* <values>_created.csv, or NULL */
 } batch;
 
@@ -602,7 +603,7 @@ static int batch_check(batch *b, progress *pg, nvsf_error *err)
         index++;
         progress_show(pg, index, 0);
         if (!rc && fs_interrupted())
-            rc = nvsf_fail(err, NVSF_E_IO, "interrupted; nothing was written");
+            rc = nvsf_fail(err, NVSF_E_IO, "interrupted by a signal; nothing was written");
     }
     b->devices_total = index;
     if (!rc && a->ko.kp_hmac_keyfile && b->devices_shard > 1)
@@ -634,6 +635,7 @@ typedef struct job {
     device_names names;
     fs_txn txn;
     char sha[3][65]; /* image, key file, HMAC key */
+    long journal_offset; /* where its files are listed in the journal */
     int rc;
     nvsf_error err;
 } job;
@@ -780,7 +782,7 @@ typedef struct batch_out {
     int outdir_fd;
     fs_stream manifest;
     fs_stream created;  /* <values>_created.csv, when written */
-    fs_stream journal;  /* committed paths, NUL-separated, for rollback */
+    FILE *journal;      /* committed paths, NUL-separated, for rollback */
     size_t committed;
     progress *pg;
 } batch_out;
@@ -823,26 +825,44 @@ static int commit_ready(pool *p, batch_out *o, int force, nvsf_error *err)
         }
     }
     pthread_mutex_unlock(&p->lock);
+    /* Write ahead: the journal names the group's files before they appear,
+     * so after a crash it lists at least every file this run made. */
     int rc = 0;
-    if (syncfs(o->outdir_fd) != 0)
-        rc = nvsf_fail(err, NVSF_E_IO, "cannot sync the output folder: %s",
-                       strerror(errno));
     for (size_t i = 0; !rc && i < ready; i++) {
         job *j = &p->slots[(p->next_commit + i) % POOL_SLOTS];
-        rc = fs_txn_commit(&j->txn, err);
-        for (int k = 0; !rc && k < j->txn.count; k++)
-            if (fwrite(j->txn.final[k], 1, strlen(j->txn.final[k]) + 1,
-                       o->journal.f) == 0)
-                rc = nvsf_fail(err, NVSF_E_IO, "cannot write the journal: %s",
-                               strerror(errno));
-        if (!rc && write_manifest_line(p->b, o, j))
+        j->journal_offset = ftell(o->journal);
+        for (int k = 0; k < j->txn.count; k++)
+            fwrite(j->txn.final[k], 1, strlen(j->txn.final[k]) + 1, o->journal);
+    }
+    if (fflush(o->journal) != 0)
+        rc = nvsf_fail(err, NVSF_E_IO, "cannot write the journal '%s': %s",
+                       p->b->journal_path, strerror(errno));
+    if (!rc && syncfs(o->outdir_fd) != 0)
+        rc = nvsf_fail(err, NVSF_E_IO, "cannot sync the output folder: %s",
+                       strerror(errno));
+    if (!rc && fs_interrupted())
+        rc = nvsf_fail(err, NVSF_E_IO, "interrupted by a signal");
+    size_t done = 0;
+    for (; !rc && done < ready; done++) {
+        job *j = &p->slots[(p->next_commit + done) % POOL_SLOTS];
+        if ((rc = fs_txn_commit(&j->txn, err)))
+            break;
+        if (write_manifest_line(p->b, o, j))
             rc = nvsf_fail(err, NVSF_E_IO, "cannot write the manifest: %s",
                            strerror(errno));
-        if (!rc) {
-            fs_txn_abort(&j->txn); /* frees names; the files stay */
-            names_free(&j->names);
-            o->committed++;
-        }
+        fs_txn_abort(&j->txn); /* frees names; the files stay */
+        names_free(&j->names);
+        o->committed++;
+        if (rc)
+            done++;
+    }
+    if (rc && done < ready) {
+        /* The journal must list only files this run made: drop the entries
+         * of the jobs that were not committed. */
+        job *first = &p->slots[(p->next_commit + done) % POOL_SLOTS];
+        fflush(o->journal);
+        if (ftruncate(fileno(o->journal), first->journal_offset) == 0)
+            fseek(o->journal, first->journal_offset, SEEK_SET);
     }
     pthread_mutex_lock(&p->lock);
     if (rc)
@@ -864,11 +884,14 @@ static int head_done(const pool *p)
 }
 
 /* Remove every file the journal lists: the batch failed. */
-static void rollback(batch_out *o)
+static void rollback(batch *b, batch_out *o)
 {
-    if (!o->journal.f || fflush(o->journal.f) != 0)
+    if (!o->journal)
         return;
-    FILE *f = fopen(o->journal.tmp, "r");
+    /* Each group's entries were flushed before its renames, so the file
+     * lists every committed file even if this flush fails (a full disk). */
+    fflush(o->journal);
+    FILE *f = fopen(b->journal_path, "r");
     if (!f)
         return;
     char *path = NULL;
@@ -911,11 +934,15 @@ static int batch_write(batch *b, progress *pg, nvsf_error *err)
     if (!rc && (o.outdir_fd = open(a->outdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
         rc = nvsf_fail(err, NVSF_E_IO, "cannot open '%s': %s", a->outdir,
                        strerror(errno));
-    char *journal_path = fs_join(a->outdir, ".nvsforge-journal");
-    if (!rc)
-        rc = journal_path ? fs_stream_open(&o.journal, journal_path, FS_PUBLIC, err)
-                          : nvsf_fail(err, NVSF_E_NOMEM, "out of memory");
-    free(journal_path);
+    if (!rc) {
+        int fd = open(b->journal_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+        if (fd < 0 || !(o.journal = fdopen(fd, "w"))) {
+            rc = nvsf_fail(err, NVSF_E_IO, "cannot create '%s': %s",
+                           b->journal_path, strerror(errno));
+            if (fd >= 0)
+                close(fd);
+        }
+    }
     if (!rc)
         rc = fs_stream_open(&o.manifest, b->manifest_path, FS_PUBLIC, err);
     if (!rc && b->created_path)
@@ -966,7 +993,7 @@ static int batch_write(batch *b, progress *pg, nvsf_error *err)
             rc = nvsf_fail(err, NVSF_E_IO, "cannot write '%s': %s",
                            b->created_path, strerror(errno));
         if (!rc && fs_interrupted())
-            rc = nvsf_fail(err, NVSF_E_IO, "interrupted");
+            rc = nvsf_fail(err, NVSF_E_IO, "interrupted by a signal");
         pthread_mutex_lock(&p->lock);
         if (rc || more == 0)
             break;
@@ -1004,6 +1031,8 @@ static int batch_write(batch *b, progress *pg, nvsf_error *err)
         for (int i = 0; i < nthreads; i++)
             pthread_join(threads[i], NULL);
     }
+    if (!rc && fs_interrupted())
+        rc = nvsf_fail(err, NVSF_E_IO, "interrupted by a signal");
     if (!rc && syncfs(o.outdir_fd) != 0)
         rc = nvsf_fail(err, NVSF_E_IO, "cannot sync the output folder: %s",
                        strerror(errno));
@@ -1012,11 +1041,14 @@ static int batch_write(batch *b, progress *pg, nvsf_error *err)
     if (!rc)
         rc = fs_stream_commit(&o.manifest, 1, err);
     if (rc) {
-        rollback(&o);
+        rollback(b, &o);
         fs_stream_abort(&o.created);
         fs_stream_abort(&o.manifest);
     }
-    fs_stream_abort(&o.journal);
+    if (o.journal) {
+        fclose(o.journal);
+        unlink(b->journal_path);
+    }
     if (p) {
         for (size_t i = 0; i < POOL_SLOTS; i++) {
             job_release(&p->slots[i]);
@@ -1118,8 +1150,27 @@ static int cmd_mfg_generate(const char *prog, int argc, char **argv)
                      a.shard_n);
         else
             snprintf(name, sizeof name, "manifest.csv");
-        if (!(b.manifest_path = fs_join(a.outdir, name)))
+        char journal[80], values_dir[4096];
+        snprintf(journal, sizeof journal, ".%s.journal", name);
+        snprintf(values_dir, sizeof values_dir, "%s", a.values);
+        char *slash = strrchr(values_dir, '/');
+        if (slash)
+            *slash = '\0';
+        else
+            snprintf(values_dir, sizeof values_dir, ".");
+        if (!(b.manifest_path = fs_join(a.outdir, name)) ||
+            !(b.journal_path = fs_join(a.outdir, journal)))
             rc = nvsf_fail(&err, NVSF_E_NOMEM, "out of memory");
+        else if (fs_exists(b.journal_path))
+            rc = nvsf_fail(&err, NVSF_E_IO,
+                           "'%s' is left by an earlier run into %s that was "
+                           "killed before it could clean up; it lists the "
+                           "files that run made. Remove them, the journal and "
+                           "that run's temporary files, then run again:\n"
+                           "  xargs -0 rm -f < '%s' && rm '%s'\n"
+                           "  find '%s' '%s' -name '.*.nvsforge-*' -delete",
+                           b.journal_path, a.outdir, b.journal_path,
+                           b.journal_path, a.outdir, values_dir);
         else if (fs_exists(b.manifest_path))
             rc = nvsf_fail(&err, NVSF_E_IO,
                            "'%s' already exists; nvsforge never replaces an "
@@ -1164,6 +1215,7 @@ static int cmd_mfg_generate(const char *prog, int argc, char **argv)
     nvsf_wipe(&b.input_xts, sizeof b.input_xts);
     nvsf_wipe(&b.input_hmac, sizeof b.input_hmac);
     free(b.manifest_path);
+    free(b.journal_path);
     free(b.created_path);
     free(a.outdir);
     if (config) {

@@ -34,6 +34,9 @@ void fs_init(void)
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGHUP, &sa, NULL);
+    /* Past a file-size limit, write() must fail with EFBIG so that we clean
+     * up, rather than the process being killed mid-file. */
+    signal(SIGXFSZ, SIG_IGN);
 }
 
 int fs_interrupted(void)
