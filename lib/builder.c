@@ -142,7 +142,7 @@ static void nvs_page_write_entries(nvsf_builder *b, const uint8_t *entries,
                                    unsigned count)
 {
     uint8_t *p = page_at(b, b->page);
-    memcpy(p + NVS_FIRST_ENTRY_OFFSET + b->used * NVS_ENTRY_SIZE, entries,
+    memcpy(p + NVS_FIRST_ENTRY_OFFSET + (size_t)b->used * NVS_ENTRY_SIZE, entries,
            (size_t)count * NVS_ENTRY_SIZE);
     for (unsigned i = 0; i < count; i++)
         nvs_bitmap_set(p, b->used + i, NVS_ENTRY_STATE_WRITTEN);
@@ -248,7 +248,7 @@ static int nvs_builder_item_header(nvsf_builder *b, const char *key,
                          key);
     uint8_t slot[1 + NVS_ENTRY_KEY_SIZE] = {0};
     slot[0] = (uint8_t)b->namespace_current;
-    memcpy(slot + 1, key, strlen(key));
+    memcpy(slot + 1, key, strlen(key) + 1); /* fits: at most 15 bytes */
     rc = key_set_add(&b->keys, slot);
     if (rc < 0)
         return nvsf_fail(err, NVSF_E_NOMEM, "out of memory");
@@ -263,7 +263,7 @@ static int nvs_builder_item_header(nvsf_builder *b, const char *key,
     header[NVS_ENTRY_SPAN_OFFSET] = 1;
     header[NVS_ENTRY_CHUNK_OFFSET] = NVS_CHUNK_ANY;
     memset(header + NVS_ENTRY_KEY_OFFSET, 0, NVS_ENTRY_KEY_SIZE);
-    memcpy(header + NVS_ENTRY_KEY_OFFSET, key, strlen(key));
+    memcpy(header + NVS_ENTRY_KEY_OFFSET, key, strlen(key) + 1);
     return 0;
 }
 
@@ -323,12 +323,12 @@ int nvsf_builder_namespace(nvsf_builder *b, const char *name, nvsf_error *err)
     header[NVS_ENTRY_SPAN_OFFSET] = 1;
     header[NVS_ENTRY_CHUNK_OFFSET] = NVS_CHUNK_ANY;
     memset(header + NVS_ENTRY_KEY_OFFSET, 0, NVS_ENTRY_KEY_SIZE);
-    memcpy(header + NVS_ENTRY_KEY_OFFSET, name, strlen(name));
+    memcpy(header + NVS_ENTRY_KEY_OFFSET, name, strlen(name) + 1);
     header[NVS_ENTRY_DATA_OFFSET] = (uint8_t)index;
     rc = nvs_builder_put_primitive(b, header, err);
     if (rc)
         return rc;
-    memcpy(b->namespaces[index], name, strlen(name));
+    memcpy(b->namespaces[index], name, strlen(name) + 1);
     b->namespace_count = index;
     b->namespace_current = index;
     return 0;

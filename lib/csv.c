@@ -15,7 +15,7 @@
 #include "error.h"
 
 /* Stream input is pulled in pieces of this size; a record may span pieces. */
-#define CHUNK_SIZE (64u * 1024u)
+#define CHUNK_SIZE ((size_t)64 * 1024)
 
 /* The longest UTF-8 sequence: how far ahead we must see to check one. */
 #define UTF8_MAX 4u

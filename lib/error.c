@@ -4,7 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
-int nvsf_fail(nvsf_error *err, int code, const char *fmt, ...)
+void nvsf_error_set(nvsf_error *err, int code, const char *fmt, ...)
 {
     if (err) {
         va_list ap;
@@ -13,7 +13,6 @@ int nvsf_fail(nvsf_error *err, int code, const char *fmt, ...)
         va_end(ap);
         err->code = code;
     }
-    return code;
 }
 
 int nvsf_error_prefix(nvsf_error *err, const char *fmt, ...)

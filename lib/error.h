@@ -10,9 +10,19 @@
 #define NVSF_PRINTF(f, a)
 #endif
 
-/* Set err (if not NULL) to code and the formatted message; return code. */
-int nvsf_fail(nvsf_error *err, int code, const char *fmt, ...)
+/* Set err (if not NULL) to code and the formatted message. */
+void nvsf_error_set(nvsf_error *err, int code, const char *fmt, ...)
     NVSF_PRINTF(3, 4);
+
+/* nvsf_error_set, then the code as the expression's value. A macro so that
+ * the static analyzer sees the code come back (it cannot see into
+ * error.c), and does not follow paths where a failure returns 0. */
+static inline int nvsf_error_code(int code)
+{
+    return code;
+}
+#define nvsf_fail(err, code, ...) \
+    nvsf_error_code((nvsf_error_set((err), (code), __VA_ARGS__), (code)))
 
 /* Put "<formatted>: " in front of the message already in err; keep code. */
 int nvsf_error_prefix(nvsf_error *err, const char *fmt, ...) NVSF_PRINTF(2, 3);

@@ -55,7 +55,7 @@ int nvsf_key_from_hmac(const uint8_t hmac_key[NVSF_HMAC_KEY_SIZE],
         /* HMAC writes straight into xts_key: no secret copies to wipe. */
         unsigned int outl = 0;
         if (!HMAC(EVP_sha256(), hmac_key, NVSF_HMAC_KEY_SIZE, seed,
-                  sizeof seed, xts_key + 32 * k, &outl) ||
+                  sizeof seed, xts_key + (size_t)32 * k, &outl) ||
             outl != 32) {
             nvsf_wipe(xts_key, NVSF_XTS_KEY_SIZE);
             return nvsf_fail(err, NVSF_E_CRYPTO,
@@ -139,7 +139,7 @@ static int image_xts(uint8_t *image, size_t size,
         if (encrypt && all_ff(page, NVS_PAGE_HEADER_SIZE))
             continue;
         for (uint32_t i = 0; i < NVS_ENTRIES_PER_PAGE; i++) {
-            uint8_t *entry = page + NVS_FIRST_ENTRY_OFFSET + i * NVS_ENTRY_SIZE;
+            uint8_t *entry = page + NVS_FIRST_ENTRY_OFFSET + (size_t)i * NVS_ENTRY_SIZE;
             int take = encrypt
                            ? nvs_bitmap_get(page, i) != NVS_ENTRY_STATE_EMPTY
                            : !all_ff(entry, NVS_ENTRY_SIZE);

@@ -182,7 +182,7 @@ int nvsf_mfg_new(nvsf_mfg **out, const char *config_source, const char *config,
     for (size_t i = 0; !rc && i < m->nentries; i++) {
         mfg_entry *e = &m->entries[i];
         int is_ns = strcmp(e->type, "namespace") == 0;
-        ns_of[i] = is_ns ? e->name : ns_of[i - 1];
+        ns_of[i] = is_ns ? e->name : i ? ns_of[i - 1] : ""; /* line 1 is a namespace */
         for (size_t j = 0; !is_ns && j < i; j++) {
             if (strcmp(m->entries[j].type, "namespace") != 0 &&
                 strcmp(ns_of[j], ns_of[i]) == 0 &&

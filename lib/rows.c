@@ -191,7 +191,7 @@ static int add_item(nvsf_rows *r, const nvsf_row *row, nvsf_error *err)
     const uint8_t *raw = (const uint8_t *)row->value;
     size_t len = row->value_len;
     uint8_t *file_data = NULL;
-    if (is_file) {
+    if (is_file && r->reader) {
         rc = r->reader(r->reader_ctx, row->value, &file_data, &len, err);
         if (rc)
             return nvsf_error_prefix(err, "key '%s'", row->key);
@@ -209,16 +209,20 @@ static int add_item(nvsf_rows *r, const nvsf_row *row, nvsf_error *err)
     return rc;
 }
 
-int nvsf_rows_add(nvsf_rows *r, const char *source, const nvsf_row *row,
+int nvsf_rows_add(nvsf_rows *r, const char *source, const nvsf_row *in,
                   nvsf_error *err)
 {
-    const char *key = row->key ? row->key : "";
-    const char *type = row->type ? row->type : "";
+    nvsf_row row = *in;
+    if (!row.key)
+        row.key = "";
+    if (!row.type)
+        row.type = "";
+    const char *key = row.key, *type = row.type;
     int rc;
     if (strcmp(type, "namespace") == 0)
         rc = nvsf_builder_namespace(r->b, key, err);
     else if (strcmp(type, "data") == 0 || strcmp(type, "file") == 0)
-        rc = add_item(r, row, err);
+        rc = add_item(r, &row, err);
     else
         rc = nvsf_fail(err, NVSF_E_INPUT,
                        "key '%s': unknown type '%s' (use namespace, data or "
@@ -226,8 +230,8 @@ int nvsf_rows_add(nvsf_rows *r, const char *source, const nvsf_row *row,
                        key, type);
     if (!rc)
         return 0;
-    if (row->line)
-        return nvsf_error_prefix(err, "%s:%u", source, row->line);
+    if (row.line)
+        return nvsf_error_prefix(err, "%s:%u", source, row.line);
     return nvsf_error_prefix(err, "%s", source);
 }
 
@@ -252,7 +256,7 @@ int nvsf_rows_add_csv(nvsf_rows *r, const char *source, const char *csv,
     if (!rd)
         return nvsf_fail(err, NVSF_E_NOMEM, "out of memory");
     nvsf_csv_record rec;
-    int col[4];
+    int col[4] = {-1, -1, -1, -1};
     int rc = nvsf_csv_next(rd, &rec, err);
     if (rc == 0)
         rc = nvsf_fail(err, NVSF_E_INPUT,

@@ -89,7 +89,7 @@ int cli_parse(const char *prog, int argc, char **argv, const cli_opt *opts,
         }
         const char *eq = strchr(a, '=');
         size_t len = eq ? (size_t)(eq - a) : strlen(a);
-        int ambiguous;
+        int ambiguous = 0;
         const cli_opt *o = a[1] == '-' ? find_opt(opts, nopts, a, len, &ambiguous)
                                        : NULL;
         if (!o)

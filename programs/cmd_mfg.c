@@ -142,7 +142,7 @@ static int check_args(mfg_args *a, nvsf_error *err)
         return rc;
     a->version = 2;
     if (a->version_arg) {
-        if (strcmp(a->version_arg, "1") && strcmp(a->version_arg, "2"))
+        if (strcmp(a->version_arg, "1") != 0 && strcmp(a->version_arg, "2") != 0)
             return nvsf_fail(err, NVSF_E_INPUT,
                              "--version must be 1 or 2, not '%s'", a->version_arg);
         a->version = a->version_arg[0] - '0';
@@ -568,8 +568,12 @@ static int batch_check(batch *b, progress *pg, nvsf_error *err)
                    : nvsf_fail(err, NVSF_E_NOMEM, "out of memory");
     nvsf_csv_record rec;
     size_t index = 0;
-    while (!rc && (rc = nvsf_csv_next(vs.rd, &rec, err)) > 0) {
-        rc = 0;
+    while (!rc) {
+        int more = nvsf_csv_next(vs.rd, &rec, err);
+        if (more <= 0) {
+            rc = more;
+            break;
+        }
         nvsf_mfg_device dev;
         if ((rc = nvsf_mfg_device_from(b->mfg, &rec, &dev, err)))
             break;
@@ -658,7 +662,7 @@ static void sha256_hex(const void *data, size_t len, char out[65])
     unsigned int n = 0;
     EVP_Digest(data, len, md, &n, EVP_sha256(), NULL);
     for (unsigned i = 0; i < 32; i++)
-        snprintf(out + 2 * i, 3, "%02x", md[i]);
+        snprintf(out + 2 * (size_t)i, 3, "%02x", md[i]);
 }
 
 /* Copy a device's rows so the reader can move on. */
@@ -896,8 +900,7 @@ static void rollback(batch *b, batch_out *o)
         return;
     char *path = NULL;
     size_t cap = 0;
-    ssize_t n;
-    while ((n = getdelim(&path, &cap, '\0', f)) > 0)
+    while (getdelim(&path, &cap, '\0', f) > 0)
         unlink(path);
     free(path);
     fclose(f);
