@@ -201,6 +201,13 @@ test_progress_quiet_when_not_a_terminal() {
     [[ $out != *"devices  "* ]] || fail "progress bar printed to a pipe"
 }
 
+test_progress_bar_on_a_terminal() {
+    command -v script >/dev/null || { echo "    skipped: no script(1)"; return 0; }
+    make_job 300
+    out=$(script -qec "mfg_gen generate samples/sample_config.csv values.csv Sample 0x6000 --outdir out" /dev/null | tr '\r' '\n')
+    [[ $out == *"300/300 devices"* && $out == *"/s"* && $out == *"left"* ]] || fail "no progress bar on a terminal: $out"
+}
+
 test_generate_key_command() {
     expect_ok mfg_gen generate-key --keyfile k.bin --outdir o || return 1
     [[ $(stat -c %s o/keys/k.bin) == 4096 && $(mode_of o/keys/k.bin) == 600 ]] || fail "key file"
