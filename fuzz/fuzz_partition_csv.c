@@ -7,7 +7,9 @@
  * file area `file` rows read from (fuzz_file_reader). A failure must come
  * with a proper error; a success is finished, decrypted when encrypted, and
  * checked with fuzz_check_built_image (page headers and their CRC, states,
- * bitmaps, every entry's CRC, span and data CRC, blob indexes).
+ * bitmaps, every entry's CRC, span and data CRC, blob indexes). With bit 4
+ * of the setup byte the CSV is also added with a NULL nvsf_error (allowed by
+ * nvsforge.h): the return code must be the same.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -59,6 +61,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     nvsf_rows_free(rows);
     nvsf_builder_free(b);
+
+    if (data[0] & 0x10) {
+        int rc_null = nvsf_builder_new(&b, s.size, s.version,
+                                       s.encrypt ? FUZZ_XTS_KEY : NULL, NULL);
+        FUZZ_CHECK(rc_null == 0, "nvsf_builder_new without err");
+        FUZZ_CHECK(nvsf_rows_new(&rows, b, fuzz_file_reader, &files, NULL) == 0,
+                   "nvsf_rows_new without err");
+        rc_null = nvsf_rows_add_csv(rows, "in.csv", csv, parts[0].len, NULL);
+        FUZZ_CHECK(rc_null == rc, "without an nvsf_error: %d, with one: %d",
+                   rc_null, rc);
+        nvsf_rows_free(rows);
+        nvsf_builder_free(b);
+    }
     free(csv);
     return 0;
 }

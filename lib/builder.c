@@ -465,9 +465,13 @@ static int nvs_builder_add_chunked_blob(nvsf_builder *b, uint8_t *header,
             (size_t)(NVS_ENTRIES_PER_PAGE - b->used - 1) * NVS_ENTRY_SIZE;
         size_t chunk = remaining < tailroom ? remaining : tailroom;
         remaining -= chunk;
-        if (chunks >= NVS_BLOB_CHUNKS_MAX)
+        if (chunks >= NVS_BLOB_CHUNKS_MAX) {
+            char name[48];
             return nvsf_fail(err, NVSF_E_INPUT,
-                             "blob needs more than %u chunks", NVS_BLOB_CHUNKS_MAX);
+                             "%s: the blob needs more than %u chunks; make it "
+                             "smaller",
+                             item_name(header, name), NVS_BLOB_CHUNKS_MAX);
+        }
         header[NVS_ENTRY_TYPE_OFFSET] = NVSF_TYPE_BLOB_DATA;
         header[NVS_ENTRY_SPAN_OFFSET] =
             (uint8_t)(1 + (chunk + NVS_ENTRY_SIZE - 1) / NVS_ENTRY_SIZE);

@@ -212,6 +212,11 @@ static int add_item(nvsf_rows *r, const nvsf_row *row, nvsf_error *err)
 int nvsf_rows_add(nvsf_rows *r, const char *source, const nvsf_row *in,
                   nvsf_error *err)
 {
+    /* The prefixes added on the way out keep the code in err: a caller's
+     * NULL must not turn every error into NVSF_E_USAGE. */
+    nvsf_error local;
+    if (!err)
+        err = &local;
     nvsf_row row = *in;
     if (!row.key)
         row.key = "";

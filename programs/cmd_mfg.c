@@ -143,7 +143,7 @@ static int check_args(mfg_args *a, nvsf_error *err)
     a->version = 2;
     if (a->version_arg) {
         if (strcmp(a->version_arg, "1") != 0 && strcmp(a->version_arg, "2") != 0)
-            return nvsf_fail(err, NVSF_E_INPUT,
+            return nvsf_fail(err, NVSF_E_USAGE,
                              "--version must be 1 or 2, not '%s'", a->version_arg);
         a->version = a->version_arg[0] - '0';
     }
@@ -163,12 +163,12 @@ static int check_args(mfg_args *a, nvsf_error *err)
     if (a->prefix_num[0]) {
         a->use_counter = 1;
         if (parse_number(a->prefix_num[0], 0, 999999999999LL, &a->counter_start))
-            return nvsf_fail(err, NVSF_E_INPUT,
+            return nvsf_fail(err, NVSF_E_USAGE,
                              "--prefix_num start '%s' must be a whole number "
                              ">= 0",
                              a->prefix_num[0]);
         if (parse_number(a->prefix_num[1], 0, 32, &v))
-            return nvsf_fail(err, NVSF_E_INPUT,
+            return nvsf_fail(err, NVSF_E_USAGE,
                              "--prefix_num length '%s' must be a number of "
                              "digits from 0 to 32",
                              a->prefix_num[1]);
@@ -181,7 +181,7 @@ static int check_args(mfg_args *a, nvsf_error *err)
         char extra;
         if (sscanf(a->shard_arg, "%lu/%lu%c", &k, &n, &extra) != 2 || n == 0 ||
             k >= n || strchr(a->shard_arg, '-'))
-            return nvsf_fail(err, NVSF_E_INPUT,
+            return nvsf_fail(err, NVSF_E_USAGE,
                              "--shard '%s' must be K/N with 0 <= K < N, e.g. "
                              "0/4",
                              a->shard_arg);
@@ -192,7 +192,7 @@ static int check_args(mfg_args *a, nvsf_error *err)
     a->jobs = cores > 0 ? (int)(cores > 64 ? 64 : cores) : 1;
     if (a->jobs_arg) {
         if (parse_number(a->jobs_arg, 1, 256, &v))
-            return nvsf_fail(err, NVSF_E_INPUT,
+            return nvsf_fail(err, NVSF_E_USAGE,
                              "--jobs '%s' must be a number from 1 to 256",
                              a->jobs_arg);
         a->jobs = (int)v;
@@ -279,12 +279,13 @@ static void file_cache_free(file_cache *c)
 
 /* The names of one device's outputs. */
 typedef struct device_names {
-    char id[64];
+    char *id; /* the --fileid value, or the device's number */
     char *bin, *csv, *key, *hmac;
 } device_names;
 
 static void names_free(device_names *n)
 {
+    free(n->id);
     free(n->bin);
     free(n->csv);
     free(n->key);
@@ -317,19 +318,21 @@ static int make_names(const batch *b, size_t index, const char *id,
 {
     const mfg_args *a = b->a;
     memset(n, 0, sizeof *n);
-    if (id)
-        snprintf(n->id, sizeof n->id, "%s", id);
-    else
-        snprintf(n->id, sizeof n->id, "%zu", index + 1);
-    size_t need = strlen(a->prefix) + strlen(id ? id : n->id) + 64;
-    char *base = malloc(need);
-    if (!base)
+    char number[32];
+    snprintf(number, sizeof number, "%zu", index + 1);
+    if (!(n->id = strdup(id ? id : number)))
         return nvsf_fail(err, NVSF_E_NOMEM, "out of memory");
+    size_t need = strlen(a->prefix) + strlen(n->id) + 64;
+    char *base = malloc(need);
+    if (!base) {
+        names_free(n);
+        return nvsf_fail(err, NVSF_E_NOMEM, "out of memory");
+    }
     if (a->use_counter)
         snprintf(base, need, "%s-%0*lld-%s", a->prefix, a->counter_digits,
-                 a->counter_start + (long long)index, id ? id : n->id);
+                 a->counter_start + (long long)index, n->id);
     else
-        snprintf(base, need, "%s-%s", a->prefix, id ? id : n->id);
+        snprintf(base, need, "%s-%s", a->prefix, n->id);
     size_t blen = strlen(base) + 32;
     char *file = malloc(blen);
     int rc = 0;
@@ -928,9 +931,16 @@ static int batch_write(batch *b, progress *pg, nvsf_error *err)
     if (!p || !threads)
         rc = nvsf_fail(err, NVSF_E_NOMEM, "out of memory");
 
+    /* The folders this run makes, removed again (when empty) on failure. */
     static const char *const dirs[] = {"bin", "csv", "keys"};
-    for (int i = 0; !rc && i < (a->ko.keygen ? 3 : 2); i++) {
+    char *made[4] = {NULL, NULL, NULL, NULL};
+    int ndirs = a->ko.keygen ? 3 : 2;
+    if (!rc && !fs_exists(a->outdir) && !(made[3] = strdup(a->outdir)))
+        rc = nvsf_fail(err, NVSF_E_NOMEM, "out of memory");
+    for (int i = 0; !rc && i < ndirs; i++) {
         char *d = fs_join(a->outdir, dirs[i]);
+        if (d && !fs_exists(d))
+            made[i] = strdup(d);
         rc = d ? fs_mkdirs(d, err) : nvsf_fail(err, NVSF_E_NOMEM, "out of memory");
         free(d);
     }
@@ -1052,6 +1062,11 @@ static int batch_write(batch *b, progress *pg, nvsf_error *err)
         fclose(o.journal);
         unlink(b->journal_path);
     }
+    for (int i = 0; i < 4; i++) {
+        if (rc && made[i])
+            rmdir(made[i]); /* fails, as it should, when not empty */
+        free(made[i]);
+    }
     if (p) {
         for (size_t i = 0; i < POOL_SLOTS; i++) {
             job_release(&p->slots[i]);
@@ -1128,7 +1143,7 @@ static int cmd_mfg_generate(const char *prog, int argc, char **argv)
     progress pg;
 
     rc = check_args(&a, &err);
-    if (!rc && !(a.outdir = strdup(a.outdir_arg ? a.outdir_arg : ".")))
+    if (!rc && !(a.outdir = fs_expand_home(a.outdir_arg)))
         rc = nvsf_fail(&err, NVSF_E_NOMEM, "out of memory");
     if (!rc)
         rc = fs_read_file(a.conf, &config, &config_len, &err);
@@ -1203,8 +1218,10 @@ static int cmd_mfg_generate(const char *prog, int argc, char **argv)
     if (!rc && b.devices_shard == 0 && !a.quiet)
         cli_warning(prog, "%s has no device lines%s", a.values,
                     a.shard_n > 1 ? " in this shard" : "");
+    int writing = 0;
     if (!rc) {
         progress_start(&pg, "writing", b.devices_shard, show);
+        writing = 1;
         rc = batch_write(&b, &pg, &err);
     }
     if (!rc && !a.quiet)
@@ -1227,8 +1244,13 @@ static int cmd_mfg_generate(const char *prog, int argc, char **argv)
     }
     if (!rc)
         return EXIT_OK;
+    if (err.code == NVSF_E_USAGE) {
+        fputs(generate_usage, stderr);
+        cli_fail(prog, &err);
+        return EXIT_USAGE;
+    }
     cli_fail(prog, &err);
-    if (err.code != NVSF_E_INPUT)
+    if (writing)
         fprintf(stderr, "%s: nothing was left behind; fix the cause and run "
                         "the same command again\n", prog);
     return fs_interrupted() ? EXIT_INTERRUPTED : EXIT_FAIL;

@@ -88,17 +88,14 @@ static const char encrypt_help[] =
     "  --kp_hmac_inputkey KP_HMAC_INPUTKEY\n"
     "                      derive the key from this 32-byte HMAC key file\n";
 
-#define GENKEY_USAGE \
-    "usage: nvs_partition_gen generate-key [-h] [--key_protect_hmac]\n" \
-    "                                      [--kp_hmac_keygen]\n" \
-    "                                      [--kp_hmac_keyfile KP_HMAC_KEYFILE]\n" \
-    "                                      [--kp_hmac_inputkey KP_HMAC_INPUTKEY]\n" \
-    "                                      [--keyfile KEYFILE] [--outdir OUTDIR]\n"
+/* Shared by nvs_partition_gen and mfg_gen: the name goes in front. */
+#define GENKEY_ARGS \
+    " [-h] [--key_protect_hmac] [--kp_hmac_keygen]\n" \
+    "        [--kp_hmac_keyfile KP_HMAC_KEYFILE]\n" \
+    "        [--kp_hmac_inputkey KP_HMAC_INPUTKEY]\n" \
+    "        [--keyfile KEYFILE] [--outdir OUTDIR]\n"
 
-static const char genkey_usage[] = GENKEY_USAGE;
-
-static const char genkey_help[] =
-    GENKEY_USAGE
+static const char genkey_help_body[] =
     "\n"
     "Make an NVS encryption key partition (4096 bytes: XTS key, CRC32).\n"
     "\n"
@@ -133,15 +130,22 @@ static const char decrypt_help[] =
     "  -h, --help       show this help message and exit\n"
     "  --outdir OUTDIR  folder for the output (default: current folder)\n";
 
-/* "~" and "~/..." as the reference's os.path.expanduser does. */
-static char *expand_outdir(const char *outdir)
+/* The last moment a signal can still stop a command cleanly. */
+static int commit_unless_interrupted(fs_txn *txn, nvsf_error *err)
 {
-    if (!outdir)
-        return strdup(".");
-    const char *home = getenv("HOME");
-    if (home && outdir[0] == '~' && (outdir[1] == '/' || outdir[1] == '\0'))
-        return fs_join(home, outdir[1] ? outdir + 2 : ".");
-    return strdup(outdir);
+    if (fs_interrupted())
+        return nvsf_fail(err, NVSF_E_IO,
+                         "interrupted by a signal; nothing was written");
+    return fs_txn_commit(txn, err);
+}
+
+/* Exit status of a command: 130 after a signal, as shells expect. */
+static int command_status(const char *prog, int rc, const nvsf_error *err)
+{
+    if (!rc)
+        return EXIT_OK;
+    cli_fail(prog, err);
+    return fs_interrupted() ? EXIT_INTERRUPTED : EXIT_FAIL;
 }
 
 static int parse_version(const char *prog, const char *text, int *version,
@@ -249,7 +253,7 @@ static int cmd_generate(const char *prog, int argc, char **argv, int encrypt)
         if (!rc && ko.inputkey && ko.keyfile)
             cli_warning(prog, "--inputkey is given: --keyfile is ignored");
     }
-    if (!rc && (!(outdir = expand_outdir(outdir_arg)) ||
+    if (!rc && (!(outdir = fs_expand_home(outdir_arg)) ||
                 !(output = fs_join(outdir, output_arg))))
         rc = nvsf_fail(&err, NVSF_E_NOMEM, "out of memory");
     if (!rc && fs_exists(output))
@@ -289,10 +293,8 @@ static int cmd_generate(const char *prog, int argc, char **argv, int encrypt)
         rc = fs_mkdirs_for(output, &err);
     if (!rc)
         rc = fs_txn_add(&txn, output, image, size, FS_PUBLIC, &err);
-    if (!rc && fs_interrupted())
-        rc = nvsf_fail(&err, NVSF_E_IO, "interrupted; nothing was written");
     if (!rc)
-        rc = fs_txn_commit(&txn, &err);
+        rc = commit_unless_interrupted(&txn, &err);
     fs_txn_abort(&txn);
 
     if (!rc) {
@@ -311,7 +313,7 @@ static int cmd_generate(const char *prog, int argc, char **argv, int encrypt)
     free(outdir);
     free(output);
     free(pos);
-    return rc ? cli_fail(prog, &err) : EXIT_OK;
+    return command_status(prog, rc, &err);
 }
 
 int cmd_generate_key(const char *prog, int argc, char **argv)
@@ -326,9 +328,12 @@ int cmd_generate_key(const char *prog, int argc, char **argv)
         {"--keyfile", 1, NULL, &ko.keyfile},
         {"--outdir", 1, NULL, &outdir_arg},
     };
+    char usage[512], help[sizeof genkey_help_body + 512];
+    snprintf(usage, sizeof usage, "usage: %s%s", prog, GENKEY_ARGS);
+    snprintf(help, sizeof help, "%s%s", usage, genkey_help_body);
     const char *pos[1];
     int npos, rc = cli_parse(prog, argc, argv, opts, sizeof opts / sizeof opts[0],
-                             pos, 0, &npos, genkey_usage, genkey_help);
+                             pos, 0, &npos, usage, help);
     if (rc)
         return rc < 0 ? EXIT_OK : rc;
 
@@ -337,7 +342,7 @@ int cmd_generate_key(const char *prog, int argc, char **argv)
     memset(&km, 0, sizeof km);
     uint8_t hmac_in[NVSF_HMAC_KEY_SIZE];
     fs_txn txn = {.durable = 1};
-    char *outdir = expand_outdir(outdir_arg);
+    char *outdir = fs_expand_home(outdir_arg);
     char default_name[64];
     keys_default_name(default_name, sizeof default_name);
 
@@ -358,7 +363,7 @@ int cmd_generate_key(const char *prog, int argc, char **argv)
     if (!rc)
         rc = keys_stage(&km, &txn, &err);
     if (!rc)
-        rc = fs_txn_commit(&txn, &err);
+        rc = commit_unless_interrupted(&txn, &err);
     fs_txn_abort(&txn);
     if (!rc) {
         printf("Created encryption keys: ===> %s\n", km.key_path);
@@ -368,7 +373,7 @@ int cmd_generate_key(const char *prog, int argc, char **argv)
     nvsf_wipe(hmac_in, sizeof hmac_in);
     keys_free(&km);
     free(outdir);
-    return rc ? cli_fail(prog, &err) : EXIT_OK;
+    return command_status(prog, rc, &err);
 }
 
 static int cmd_decrypt(const char *prog, int argc, char **argv)
@@ -395,7 +400,7 @@ static int cmd_decrypt(const char *prog, int argc, char **argv)
     uint8_t *image = NULL;
     size_t size = 0;
     fs_txn txn = {.durable = 1};
-    char *outdir = expand_outdir(outdir_arg);
+    char *outdir = fs_expand_home(outdir_arg);
     char *output = outdir ? fs_join(outdir, pos[2]) : NULL;
     rc = output ? 0 : nvsf_fail(&err, NVSF_E_NOMEM, "out of memory");
     if (!rc && fs_exists(output))
@@ -419,7 +424,7 @@ static int cmd_decrypt(const char *prog, int argc, char **argv)
     if (!rc)
         rc = fs_txn_add(&txn, output, image, size, FS_PUBLIC, &err);
     if (!rc)
-        rc = fs_txn_commit(&txn, &err);
+        rc = commit_unless_interrupted(&txn, &err);
     fs_txn_abort(&txn);
     if (!rc)
         printf("Created NVS decrypted binary: ===> %s\n", output);
@@ -430,7 +435,7 @@ static int cmd_decrypt(const char *prog, int argc, char **argv)
     }
     free(outdir);
     free(output);
-    return rc ? cli_fail(prog, &err) : EXIT_OK;
+    return command_status(prog, rc, &err);
 }
 
 int cmd_partition(const char *prog, int argc, char **argv)

@@ -112,6 +112,16 @@ int fs_file_reader(void *ctx, const char *path, uint8_t **data, size_t *len,
     return fs_read_file(path, data, len, err);
 }
 
+char *fs_expand_home(const char *dir)
+{
+    if (!dir)
+        return strdup(".");
+    const char *home = getenv("HOME");
+    if (home && dir[0] == '~' && (dir[1] == '/' || dir[1] == '\0'))
+        return fs_join(home, dir[1] ? dir + 2 : ".");
+    return strdup(dir);
+}
+
 char *fs_join(const char *dir, const char *name)
 {
     size_t dl = dir ? strlen(dir) : 0;

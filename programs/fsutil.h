@@ -38,6 +38,11 @@ int fs_mkdirs_for(const char *path, nvsf_error *err);
 
 int fs_exists(const char *path);
 
+/* An output folder as given: NULL means the working folder; a leading "~"
+ * is the home folder, as the reference's os.path.expanduser does. Returns
+ * malloc'd text. */
+char *fs_expand_home(const char *dir);
+
 /* Join a folder and a name ("" or "." folder: the name alone). An absolute
  * name ignores the folder. Returns malloc'd text. */
 char *fs_join(const char *dir, const char *name);

@@ -41,6 +41,7 @@ signal_midway() { # signal_midway SIG
     local rc=$?
     [[ $rc == 130 ]] || fail "exit code $rc after SIG$1, expected 130" || return 1
     expect_clean out || return 1
+    [[ ! -e out ]] || fail "the folders the run made are left: $(find out)" || return 1
     expect_ok mfg --outdir out --keygen || return 1
     [[ $(wc -l <out/manifest.csv) == 3000 ]] || fail "the rerun did not complete the batch"
 }
