@@ -154,7 +154,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     fuzz_setup s = fuzz_setup_from(data[0]);
     int use_fileid = (data[0] >> 4) & 1, bad_fileid = (data[0] >> 5) & 1;
-    int stream = (data[0] >> 6) & 1;
+    int stream = (data[0] >> 6) & 1, null_err = (data[0] >> 7) & 1;
     fuzz_part parts[3];
     size_t n = fuzz_split(data + 1, size - 1, parts, 3);
     if (n < 2)
@@ -218,9 +218,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 break;
             }
             nvsf_mfg_device dev;
-            rc = nvsf_mfg_device_from(m, &rec, &dev, &err);
+            rc = nvsf_mfg_device_from(m, &rec, &dev, null_err ? NULL : &err);
             if (rc) {
-                fuzz_check_error(rc, &err, "nvsf_mfg_device_from");
+                if (null_err)
+                    FUZZ_CHECK(rc < 0 && rc != NVSF_E_USAGE,
+                               "nvsf_mfg_device_from without err: %d", rc);
+                else
+                    fuzz_check_error(rc, &err, "nvsf_mfg_device_from");
                 break;
             }
             FUZZ_CHECK(dev.ncreated == ncols, "%zu created values for %zu "

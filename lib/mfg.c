@@ -326,9 +326,11 @@ int nvsf_mfg_device_from(nvsf_mfg *m, const nvsf_csv_record *rec,
     if (m->fileid_column >= 0) {
         dev->id = m->created[m->fileid_column];
         int rc = nvsf_mfg_check_id(dev->id, err);
+        /* Without err, the prefix would have no code to give back. */
         if (rc)
-            return nvsf_error_prefix(err, "%s:%u: --fileid value", vsrc,
-                                     rec->line);
+            return err ? nvsf_error_prefix(err, "%s:%u: --fileid value", vsrc,
+                                           rec->line)
+                       : rc;
     }
     for (size_t i = 0; i < m->nentries; i++) {
         mfg_entry *e = &m->entries[i];

@@ -10,6 +10,8 @@
 
 #include <string.h>
 
+#include "csv.h"
+#include "mfg.h"
 #include "nvsforge/nvsforge.h"
 
 /* fuzz_partition_csv, null-error-changes-the-code: nvsforge.h lets err be
@@ -40,10 +42,35 @@ static void test_rows_null_error_keeps_the_code(void **state)
     }
 }
 
+/* The same for a device line whose --fileid value cannot name a file: it
+ * came back as NVSF_E_USAGE without an nvsf_error. */
+static void test_mfg_null_error_keeps_the_code(void **state)
+{
+    (void)state;
+    static const char config[] = "ns,namespace,\nid,data,string\n";
+    static const char values[] = "id\n..\n";
+    nvsf_mfg *m = NULL;
+    assert_int_equal(nvsf_mfg_new(&m, "config.csv", config, strlen(config),
+                                  NULL),
+                     0);
+    nvsf_csv_reader *r =
+        nvsf_csv_reader_mem("values.csv", values, strlen(values), 0);
+    assert_non_null(r);
+    nvsf_csv_record rec;
+    assert_int_equal(nvsf_csv_next(r, &rec, NULL), 1);
+    assert_int_equal(nvsf_mfg_set_header(m, "values.csv", &rec, "id", NULL), 0);
+    assert_int_equal(nvsf_csv_next(r, &rec, NULL), 1);
+    nvsf_mfg_device dev;
+    assert_int_equal(nvsf_mfg_device_from(m, &rec, &dev, NULL), NVSF_E_INPUT);
+    nvsf_csv_reader_free(r);
+    nvsf_mfg_free(m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_rows_null_error_keeps_the_code),
+        cmocka_unit_test(test_mfg_null_error_keeps_the_code),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
