@@ -75,9 +75,13 @@ for h in "${harnesses[@]}"; do
     mkdir -p "$corpus" "$artifacts" "$regressions"
     echo "== $h: ${seconds}s"
     log=$out/$h.log
+    dict=()
+    case $h in
+        fuzz_csv|fuzz_partition_csv|fuzz_mfg) dict=(-dict="$root/fuzz/nvsf.dict") ;;
+    esac
     if "$out/$h" -max_total_time="$seconds" -max_len="${max_len[$h]}" \
         -timeout=20 -rss_limit_mb=2048 -print_final_stats=1 \
-        -artifact_prefix="$artifacts/" "$corpus" "$out/seeds/$h" \
+        -artifact_prefix="$artifacts/" "${dict[@]}" "$corpus" "$out/seeds/$h" \
         "$regressions" >"$log" 2>&1; then
         grep -E '^#[0-9]+[[:space:]]+DONE' "$log" | tail -n 1 || true
     else
