@@ -1062,11 +1062,7 @@ static int batch_write(batch *b, progress *pg, nvsf_error *err)
         fclose(o.journal);
         unlink(b->journal_path);
     }
-    for (int i = 0; i < 4; i++) {
-        if (rc && made[i])
-            rmdir(made[i]); /* fails, as it should, when not empty */
-        free(made[i]);
-    }
+
     if (p) {
         for (size_t i = 0; i < POOL_SLOTS; i++) {
             job_release(&p->slots[i]);
@@ -1082,6 +1078,11 @@ static int batch_write(batch *b, progress *pg, nvsf_error *err)
     values_close(&vs);
     if (o.outdir_fd >= 0)
         close(o.outdir_fd);
+    for (int i = 0; i < 4; i++) { /* after the temporary files are gone */
+        if (rc && made[i])
+            rmdir(made[i]); /* fails, as it should, when not empty */
+        free(made[i]);
+    }
     progress_show(pg, o.committed, 1);
     free(p);
     free(threads);
