@@ -205,6 +205,138 @@ int nvsf_image_decrypt(uint8_t *image, size_t size,
 /* NVS's CRC32: zlib's crc32 seeded with 0xFFFFFFFF. */
 uint32_t nvsf_crc32(const void *data, size_t len);
 
+/* ---- reading and checking images --------------------------------------- */
+
+/*
+ * An image as ESP-IDF's NVS library reads it: its pages, its namespaces, the
+ * items it holds, and every problem found on the way (the checker). The
+ * reader never trusts the bytes: any buffer of any length can be given.
+ */
+
+#define NVSF_ENTRIES_PER_PAGE 126u
+
+/* Entry states in a page's bitmap (2 bits). */
+enum nvsf_entry_state {
+    NVSF_ENTRY_ERASED = 0,   /* 00: written, then discarded */
+    NVSF_ENTRY_ILLEGAL = 1,  /* 01: never written by NVS   */
+    NVSF_ENTRY_WRITTEN = 2,  /* 10                          */
+    NVSF_ENTRY_EMPTY = 3     /* 11: erased flash            */
+};
+
+typedef struct nvsf_page_info {
+    uint32_t index;       /* position in the image: offset / 4096          */
+    uint32_t state;       /* state word as stored (nvsf_page_state_name)   */
+    uint32_t seq;         /* sequence number as stored                     */
+    uint8_t version;      /* version byte as stored: 0xFF 1, 0xFE 2        */
+    int header_ok;        /* the page has a header whose CRC matches       */
+    int readable;         /* ESP-IDF reads its entries: header_ok, state
+                             active, full or freeing, a known version      */
+    unsigned written, erased, empty, illegal; /* entries in each state     */
+    uint8_t entry_state[NVSF_ENTRIES_PER_PAGE]; /* enum nvsf_entry_state   */
+} nvsf_page_info;
+
+typedef struct nvsf_namespace {
+    uint8_t index;        /* 1..254 */
+    char name[17];        /* NUL-terminated */
+    uint32_t page, entry; /* where it is declared */
+} nvsf_namespace;
+
+typedef struct nvsf_item {
+    uint32_t page, entry;   /* its header entry; a version-2 blob: its index */
+    uint8_t ns_index;
+    const char *ns_name;    /* NULL when no namespace entry declares ns_index */
+    char key[17];           /* NUL-terminated */
+    enum nvsf_item_type type; /* NVSF_TYPE_BLOB_INDEX: a whole version-2 blob */
+    uint64_t value;         /* integers: the value, sign-extended if signed */
+    const uint8_t *data;    /* strings (terminating NUL included) and blobs */
+    size_t len;
+    unsigned chunks;        /* version-2 blobs: how many chunks hold it */
+} nvsf_item;
+
+enum nvsf_problem_kind {
+    NVSF_PROBLEM_IMAGE,       /* size, encryption, the image as a whole    */
+    NVSF_PROBLEM_PAGE_HEADER, /* header CRC, version, reserved bytes       */
+    NVSF_PROBLEM_PAGE_STATE,  /* unknown, corrupt or inconsistent states   */
+    NVSF_PROBLEM_ENTRY_CRC,   /* entry header CRC                          */
+    NVSF_PROBLEM_DATA_CRC,    /* string or blob data CRC                   */
+    NVSF_PROBLEM_ENTRY,       /* type, span, size, key of an entry         */
+    NVSF_PROBLEM_BITMAP,      /* entry states against the content          */
+    NVSF_PROBLEM_NOT_ERASED,  /* bytes that are not 0xFF in erased areas   */
+    NVSF_PROBLEM_BLOB,        /* blob index against its chunks             */
+    NVSF_PROBLEM_NAMESPACE,   /* undeclared or badly declared namespaces   */
+    NVSF_PROBLEM_DUPLICATE    /* the same key twice in a namespace         */
+};
+
+typedef struct nvsf_problem {
+    enum nvsf_problem_kind kind;
+    long page;              /* -1: the image as a whole */
+    int entry;              /* -1: the page as a whole  */
+    char message[240];
+} nvsf_problem;
+
+typedef struct nvsf_image {
+    size_t size;               /* bytes given                              */
+    uint32_t page_count;       /* whole 4096-byte pages in them            */
+    int version;               /* 2 if a readable page is version 2, else 1
+                                  if one is version 1, else 0             */
+    int mixed_versions;        /* readable pages of both versions         */
+    int decrypted;             /* read with an XTS key                    */
+    const uint8_t *bytes;      /* the pages as read (decrypted)           */
+    const nvsf_page_info *pages;   /* page_count, in image order          */
+    const uint32_t *page_order;    /* readable pages in reading order:    */
+    uint32_t page_order_count;     /* by sequence number                  */
+    const nvsf_namespace *namespaces; /* by first declaration             */
+    size_t namespace_count;
+    const nvsf_item *items;    /* what ESP-IDF reads, in on-flash order   */
+    size_t item_count;
+    const nvsf_problem *problems; /* empty: the image is sound            */
+    size_t problem_count;
+} nvsf_image;
+
+/*
+ * Read an image of `len` bytes (any length). With a non-NULL xts_key
+ * (64 bytes) a copy is decrypted first. Problems in the image are not
+ * errors: they are listed in (*out)->problems. Fails only for lack of memory.
+ */
+int nvsf_image_read(const uint8_t *data, size_t len, const uint8_t *xts_key,
+                    nvsf_image **out, nvsf_error *err);
+void nvsf_image_free(nvsf_image *img);
+
+/* "empty", "active", "full", "freeing", "corrupt" or "unknown". */
+const char *nvsf_page_state_name(uint32_t state);
+
+/* "u8" ... "i64", "string", "blob" (version 1), "blob_data", "blob_index". */
+const char *nvsf_item_type_name(enum nvsf_item_type type);
+
+/*
+ * The items as a partition-generator CSV (key,type,encoding,value, "\r\n"
+ * line ends): namespace rows where the namespace changes, integers in
+ * decimal, strings as `string`, blobs as `hex2bin`, and none of the Wi-Fi
+ * items the generator adds by itself. Generating it again at the image's
+ * size and version gives back the image for what the generator writes.
+ * NVSF_E_FORMAT when an item cannot be written that way (a string that is
+ * not UTF-8, a key that cannot be a CSV cell...). *csv is malloc'd.
+ */
+int nvsf_image_csv(const nvsf_image *img, char **csv, size_t *len,
+                   nvsf_error *err);
+
+/*
+ * Generate `csv` at the image's size and version (2 when it has none) and
+ * compare the result with the image's (decrypted) bytes: 1 when identical,
+ * 0 when they differ (*first_diff: the first differing offset), or a
+ * negative NVSF_E_* code when the generator refuses the CSV.
+ */
+int nvsf_image_csv_regenerates(const nvsf_image *img, const char *csv,
+                               size_t len, size_t *first_diff,
+                               nvsf_error *err);
+
+/*
+ * Fuzzing entry point (libFuzzer's LLVMFuzzerTestOneInput signature): reads
+ * the bytes as a plain image and as one encrypted with a fixed key, and
+ * exports them as CSV. Always returns 0; it must never crash.
+ */
+int nvsf_fuzz_image(const uint8_t *data, size_t size);
+
 #ifdef __cplusplus
 }
 #endif
