@@ -6,5 +6,7 @@
 int cmd_partition(const char *prog, int argc, char **argv);    /* cmd_partition.c */
 int cmd_generate_key(const char *prog, int argc, char **argv); /* cmd_partition.c */
 int cmd_mfg(const char *prog, int argc, char **argv);          /* cmd_mfg.c */
+int cmd_dump(const char *prog, int argc, char **argv);         /* cmd_dump.c */
+int cmd_check(const char *prog, int argc, char **argv);        /* cmd_check.c */
 
 #endif

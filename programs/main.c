@@ -19,6 +19,9 @@ static const char nvsforge_help[] =
     "              (the same command line as nvs_partition_gen)\n"
     "  mfg         per-device factory images from a config and a values CSV\n"
     "              (the same command line as mfg_gen)\n"
+    "  dump        show what an image holds: text, JSON, or a partition CSV\n"
+    "              that generates the same image again (encrypted ones too)\n"
+    "  check       check that an image is sound; one line per problem\n"
     "\n"
     "Run nvsforge <command> -h for the options of a command.\n"
     "nvsforge --version prints the version.\n";
@@ -59,6 +62,10 @@ int main(int argc, char **argv)
         return cmd_partition("nvsforge partition", argc - 1, argv + 1);
     if (strcmp(cmd, "mfg") == 0)
         return cmd_mfg("nvsforge mfg", argc - 1, argv + 1);
+    if (strcmp(cmd, "dump") == 0)
+        return cmd_dump("nvsforge dump", argc - 1, argv + 1);
+    if (strcmp(cmd, "check") == 0)
+        return cmd_check("nvsforge check", argc - 1, argv + 1);
     cli_error("nvsforge", "unknown command '%s'; run nvsforge --help", cmd);
     return EXIT_USAGE;
 }

@@ -1,0 +1,504 @@
+/*
+ * `nvsforge dump`: what an image holds, as text for people, JSON for
+ * scripts, or a partition-generator CSV that makes the same image again.
+ * The image is read by the library's reader (lib/reader.c), decrypted first
+ * with --inputkey or --hmac-key.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "commands.h"
+#include "fsutil.h"
+#include "keyopts.h"
+#include "reader.h"
+#include "value.h"
+
+#define DUMP_USAGE \
+    "usage: nvsforge dump [-h] [--inputkey KEYFILE | --hmac-key HMACFILE]\n" \
+    "                     [--format {text,json,csv}] image\n"
+
+static const char dump_usage[] = DUMP_USAGE;
+
+static const char dump_help[] =
+    DUMP_USAGE
+    "\n"
+    "Show what an NVS partition image holds, on standard output.\n"
+    "\n"
+    "positional arguments:\n"
+    "  image                the NVS partition image (any size is read; a size\n"
+    "                       that is not a multiple of 4096 is reported)\n"
+    "\n"
+    "options:\n"
+    "  -h, --help           show this help message and exit\n"
+    "  --inputkey KEYFILE   decrypt with the XTS key in this key partition\n"
+    "                       file (.bin, as nvs_partition_gen makes it)\n"
+    "  --hmac-key HMACFILE  decrypt with the key derived from this 32-byte\n"
+    "                       HMAC key (ESP-IDF's HMAC-based key scheme)\n"
+    "  --format text        (default) per page its state, sequence number,\n"
+    "                       version and entries; per namespace each key with\n"
+    "                       its type and value (blobs in hex)\n"
+    "  --format json        one JSON document: pages, entry states, items\n"
+    "                       (blobs in base64) and problems\n"
+    "  --format csv         a partition-generator CSV (key,type,encoding,value);\n"
+    "                       nvs_partition_gen generate (or encrypt --inputkey\n"
+    "                       with the same key) at the image's size and version\n"
+    "                       makes the same image again; edit it to change one\n"
+    "\n"
+    "Problems in the image are summed up on standard error; nvsforge check\n"
+    "lists them. Exit status: 0 done, 1 unreadable input or an image that a\n"
+    "CSV cannot represent, 2 usage.\n";
+
+/* ---- loading -------------------------------------------------------------- */
+
+/*
+ * Read an image and its key, if any, and parse it. Shared with `check`
+ * (cmd_check.c declares it: commands.h lists only the commands).
+ */
+int dump_load(const char *path, const char *inputkey, const char *hmac_path,
+              nvsf_image **img, nvsf_error *err)
+{
+    uint8_t xts[NVSF_XTS_KEY_SIZE], hmac[NVSF_HMAC_KEY_SIZE];
+    uint8_t *data = NULL;
+    size_t len = 0;
+    int rc = 0;
+    if (inputkey)
+        rc = keys_read_input(inputkey, xts, err);
+    else if (hmac_path && !(rc = keys_read_hmac(hmac_path, hmac, err)))
+        rc = nvsf_key_from_hmac(hmac, xts, err);
+    if (!rc)
+        rc = fs_read_file(path, &data, &len, err);
+    if (!rc)
+        rc = nvsf_image_read(data, len, inputkey || hmac_path ? xts : NULL, img,
+                             err);
+    if (data) {
+        nvsf_wipe(data, len);
+        free(data);
+    }
+    nvsf_wipe(xts, sizeof xts);
+    nvsf_wipe(hmac, sizeof hmac);
+    return rc;
+}
+
+/* ---- shared pieces of the views ------------------------------------------ */
+
+static const char *version_text(const nvsf_image *img)
+{
+    return img->mixed_versions ? "1 and 2"
+           : img->version == 1 ? "1"
+           : img->version == 2 ? "2"
+                               : "none (no page is read)";
+}
+
+/* 1 or 2 from a page's version byte, 0 for an unknown one. */
+static int page_version(uint8_t byte)
+{
+    return byte == 0xFF ? 1 : byte == 0xFE ? 2 : 0;
+}
+
+/* "blob" for both blob formats, else the stored type's name. */
+static const char *shown_type(const nvsf_item *it)
+{
+    return it->type == NVSF_TYPE_BLOB_INDEX || it->type == NVSF_TYPE_BLOB
+               ? "blob"
+               : nvsf_item_type_name(it->type);
+}
+
+static int is_blob(const nvsf_item *it)
+{
+    return it->type == NVSF_TYPE_BLOB_INDEX || it->type == NVSF_TYPE_BLOB;
+}
+
+/* A string's text: its bytes without the terminating NUL. */
+static size_t string_len(const nvsf_item *it)
+{
+    return it->len > 0 && it->data[it->len - 1] == '\0' ? it->len - 1 : it->len;
+}
+
+static void print_int(FILE *f, const nvsf_item *it)
+{
+    if (it->type & 0x10) /* signed types */
+        fprintf(f, "%lld", (long long)(int64_t)it->value);
+    else
+        fprintf(f, "%llu", (unsigned long long)it->value);
+}
+
+/* ---- text ------------------------------------------------------------------ */
+
+static void text_escaped(FILE *f, const uint8_t *s, size_t n)
+{
+    size_t need = nvsf_escape_text(NULL, 0, s, n);
+    char *buf = malloc(need + 1);
+    if (!buf) {
+        fputs("(out of memory)", f);
+        return;
+    }
+    nvsf_escape_text(buf, need + 1, s, n);
+    fputs(buf, f);
+    free(buf);
+}
+
+static void text_item(FILE *f, const nvsf_item *it)
+{
+    fputs("  ", f);
+    size_t klen = strlen(it->key);
+    text_escaped(f, (const uint8_t *)it->key, klen);
+    fprintf(f, "%*s %-7s ", klen < 15 ? (int)(15 - klen) : 0, "", shown_type(it));
+    if (it->type == NVSF_TYPE_STRING) {
+        fputc('"', f);
+        text_escaped(f, it->data, string_len(it));
+        fputc('"', f);
+        if (string_len(it) == it->len)
+            fputs(" (no terminating NUL)", f);
+        fputc('\n', f);
+    } else if (is_blob(it)) {
+        fprintf(f, "%zu bytes", it->len);
+        if (it->type == NVSF_TYPE_BLOB_INDEX)
+            fprintf(f, " in %u chunk%s", it->chunks, it->chunks == 1 ? "" : "s");
+        else
+            fputs(" (version-1 blob)", f);
+        fputc('\n', f);
+        for (size_t i = 0; i < it->len; i += 32) {
+            fprintf(f, "      %04zx  ", i);
+            for (size_t j = i; j < it->len && j < i + 32; j++)
+                fprintf(f, "%02x", it->data[j]);
+            fputc('\n', f);
+        }
+    } else {
+        print_int(f, it);
+        fputc('\n', f);
+    }
+}
+
+static void text_items_of(FILE *f, const nvsf_image *img, unsigned ns)
+{
+    for (size_t k = 0; k < img->item_count; k++)
+        if (img->items[k].ns_index == ns)
+            text_item(f, &img->items[k]);
+}
+
+static void dump_text(FILE *f, const char *path, const nvsf_image *img)
+{
+    fprintf(f, "%s: %zu bytes, %u pages, format version %s%s\n", path,
+            img->size, img->page_count, version_text(img),
+            img->decrypted ? ", decrypted" : "");
+    for (uint32_t p = 0; p < img->page_count; p++) {
+        const nvsf_page_info *pi = &img->pages[p];
+        fprintf(f, "page %u: ", p);
+        if (pi->state == 0xFFFFFFFFu) {
+            fputs("empty\n", f);
+            continue;
+        }
+        fprintf(f, "%s (0x%08x), sequence %u, ", nvsf_page_state_name(pi->state),
+                pi->state, pi->seq);
+        if (page_version(pi->version))
+            fprintf(f, "version %d", page_version(pi->version));
+        else
+            fprintf(f, "version byte 0x%02x", pi->version);
+        fprintf(f, ", entries %u used, %u erased, %u free", pi->written,
+                pi->erased, pi->empty);
+        if (pi->illegal)
+            fprintf(f, ", %u illegal", pi->illegal);
+        fputs(!pi->header_ok ? "; header CRC mismatch, not read\n"
+              : !pi->readable ? "; not read\n"
+                              : "\n",
+              f);
+    }
+    for (size_t n = 0; n < img->namespace_count; n++) {
+        const nvsf_namespace *ns = &img->namespaces[n];
+        fputs("\nnamespace ", f);
+        text_escaped(f, (const uint8_t *)ns->name, strlen(ns->name));
+        fprintf(f, " (index %u)\n", ns->index);
+        text_items_of(f, img, ns->index);
+    }
+    for (unsigned ns = 1; ns < 256; ns++) {
+        int declared = 0, used = 0;
+        for (size_t n = 0; n < img->namespace_count; n++)
+            declared |= img->namespaces[n].index == ns;
+        for (size_t k = 0; k < img->item_count && !used; k++)
+            used = img->items[k].ns_index == ns;
+        if (used && !declared) {
+            fprintf(f, "\nnamespace index %u (never declared)\n", ns);
+            text_items_of(f, img, ns);
+        }
+    }
+}
+
+/* ---- JSON ------------------------------------------------------------------ */
+
+/* A JSON string: UTF-8 passes, control characters as \u00XX, bytes that
+ * are not UTF-8 as U+FFFD. */
+static void json_string(FILE *f, const uint8_t *s, size_t n)
+{
+    fputc('"', f);
+    for (size_t i = 0; i < n;) {
+        uint8_t c = s[i];
+        size_t seq;
+        if (c == '"' || c == '\\') {
+            fputc('\\', f);
+            fputc(c, f);
+            i++;
+        } else if (c < 0x20 || c == 0x7F) {
+            fprintf(f, "\\u%04x", c);
+            i++;
+        } else if (c < 0x80) {
+            fputc(c, f);
+            i++;
+        } else if ((seq = nvsf_utf8_seq_len(s + i, n - i))) {
+            fwrite(s + i, 1, seq, f);
+            i += seq;
+        } else {
+            fputs("\\ufffd", f);
+            i++;
+        }
+    }
+    fputc('"', f);
+}
+
+static void json_cstring(FILE *f, const char *s)
+{
+    json_string(f, (const uint8_t *)s, strlen(s));
+}
+
+static void base64(FILE *f, const uint8_t *d, size_t n)
+{
+    static const char a[] =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    fputc('"', f);
+    for (size_t i = 0; i < n; i += 3) {
+        uint32_t v = (uint32_t)d[i] << 16;
+        if (i + 1 < n)
+            v |= (uint32_t)d[i + 1] << 8;
+        if (i + 2 < n)
+            v |= d[i + 2];
+        fputc(a[v >> 18], f);
+        fputc(a[(v >> 12) & 63], f);
+        fputc(i + 1 < n ? a[(v >> 6) & 63] : '=', f);
+        fputc(i + 2 < n ? a[v & 63] : '=', f);
+    }
+    fputc('"', f);
+}
+
+/* A number, or null when it is negative (no page, no entry, no version). */
+static void json_number(FILE *f, long v)
+{
+    if (v < 0)
+        fputs("null", f);
+    else
+        fprintf(f, "%ld", v);
+}
+
+static const char *problem_kind_name(enum nvsf_problem_kind kind)
+{
+    static const char *const names[] = {
+        "image", "page_header", "page_state", "entry_crc", "data_crc", "entry",
+        "bitmap", "not_erased", "blob", "namespace", "duplicate"};
+    return (unsigned)kind < sizeof names / sizeof names[0] ? names[kind]
+                                                           : "other";
+}
+
+static void json_page(FILE *f, const nvsf_page_info *pi)
+{
+    static const char *const states[4] = {"erased", "illegal", "written",
+                                          "empty"};
+    fprintf(f, "    {\"index\": %u, \"state\": ", pi->index);
+    json_cstring(f, nvsf_page_state_name(pi->state));
+    fprintf(f, ", \"state_word\": %u, ", pi->state);
+    if (pi->state == 0xFFFFFFFFu)
+        fputs("\"sequence\": null, \"version\": null", f);
+    else if (page_version(pi->version))
+        fprintf(f, "\"sequence\": %u, \"version\": %d", pi->seq,
+                page_version(pi->version));
+    else
+        fprintf(f, "\"sequence\": %u, \"version\": null", pi->seq);
+    fprintf(f,
+            ", \"version_byte\": %u, \"header_crc_ok\": %s, \"readable\": %s,"
+            "\n     \"entries\": {\"written\": %u, \"erased\": %u, \"empty\": "
+            "%u, \"illegal\": %u},\n     \"entry_states\": [",
+            pi->version, pi->header_ok ? "true" : "false",
+            pi->readable ? "true" : "false", pi->written, pi->erased, pi->empty,
+            pi->illegal);
+    for (unsigned i = 0; i < NVSF_ENTRIES_PER_PAGE; i++)
+        fprintf(f, "%s\"%s\"", i ? ", " : "", states[pi->entry_state[i] & 3]);
+    fputs("]}", f);
+}
+
+static void json_item(FILE *f, const nvsf_item *it)
+{
+    fputs("    {\"namespace\": ", f);
+    if (it->ns_name)
+        json_cstring(f, it->ns_name);
+    else
+        fputs("null", f);
+    fprintf(f, ", \"namespace_index\": %u, \"key\": ", it->ns_index);
+    json_cstring(f, it->key);
+    fputs(", \"type\": ", f);
+    json_cstring(f, shown_type(it));
+    fprintf(f, ", \"page\": %u, \"entry\": %u, ", it->page, it->entry);
+    if (it->type == NVSF_TYPE_STRING) {
+        size_t n = string_len(it);
+        fputs("\"value\": ", f);
+        json_string(f, it->data, n);
+        if (n == it->len || !nvsf_utf8_valid(it->data, n) ||
+            memchr(it->data, '\0', n)) {
+            fputs(", \"bytes_base64\": ", f);
+            base64(f, it->data, it->len);
+        }
+    } else if (is_blob(it)) {
+        fprintf(f, "\"size\": %zu, \"blob_version\": %d, ", it->len,
+                it->type == NVSF_TYPE_BLOB ? 1 : 2);
+        if (it->type == NVSF_TYPE_BLOB_INDEX)
+            fprintf(f, "\"chunks\": %u, ", it->chunks);
+        fputs("\"encoding\": \"base64\", \"value\": ", f);
+        base64(f, it->data, it->len);
+    } else {
+        fputs("\"value\": ", f);
+        print_int(f, it);
+    }
+    fputc('}', f);
+}
+
+static void dump_json(FILE *f, const char *path, const nvsf_image *img)
+{
+    fputs("{\n  \"image\": ", f);
+    json_cstring(f, path);
+    fprintf(f, ",\n  \"size\": %zu,\n  \"page_count\": %u,\n  \"version\": ",
+            img->size, img->page_count);
+    json_number(f, img->version ? img->version : -1);
+    fprintf(f, ",\n  \"mixed_versions\": %s,\n  \"decrypted\": %s,\n",
+            img->mixed_versions ? "true" : "false",
+            img->decrypted ? "true" : "false");
+    fputs("  \"pages\": [\n", f);
+    for (uint32_t p = 0; p < img->page_count; p++) {
+        json_page(f, &img->pages[p]);
+        fputs(p + 1 < img->page_count ? ",\n" : "\n", f);
+    }
+    fputs("  ],\n  \"namespaces\": [\n", f);
+    for (size_t n = 0; n < img->namespace_count; n++) {
+        const nvsf_namespace *ns = &img->namespaces[n];
+        fputs("    {\"name\": ", f);
+        json_cstring(f, ns->name);
+        fprintf(f, ", \"index\": %u, \"page\": %u, \"entry\": %u}%s\n",
+                ns->index, ns->page, ns->entry,
+                n + 1 < img->namespace_count ? "," : "");
+    }
+    fputs("  ],\n  \"items\": [\n", f);
+    for (size_t k = 0; k < img->item_count; k++) {
+        json_item(f, &img->items[k]);
+        fputs(k + 1 < img->item_count ? ",\n" : "\n", f);
+    }
+    fputs("  ],\n  \"problems\": [\n", f);
+    for (size_t k = 0; k < img->problem_count; k++) {
+        const nvsf_problem *pr = &img->problems[k];
+        fputs("    {\"kind\": ", f);
+        json_cstring(f, problem_kind_name(pr->kind));
+        fputs(", \"page\": ", f);
+        json_number(f, pr->page);
+        fputs(", \"entry\": ", f);
+        json_number(f, pr->entry);
+        fputs(", \"message\": ", f);
+        json_cstring(f, pr->message);
+        fputs(k + 1 < img->problem_count ? "},\n" : "}\n", f);
+    }
+    fputs("  ]\n}\n", f);
+}
+
+/* ---- CSV ------------------------------------------------------------------- */
+
+static int dump_csv(const char *prog, const char *path, const nvsf_image *img,
+                    const char *inputkey, const char *hmac)
+{
+    nvsf_error err = {0};
+    char *csv = NULL;
+    size_t len = 0, diff = 0;
+    int rc = nvsf_image_csv(img, &csv, &len, &err);
+    int same = rc ? 0 : nvsf_image_csv_regenerates(img, csv, len, &diff, &err);
+    if (rc || same < 0) {
+        cli_error(prog, "%s: %s%s", path,
+                  rc ? "" : "the partition generator refuses the dumped CSV: ",
+                  err.message);
+        free(csv);
+        return EXIT_FAIL;
+    }
+    fwrite(csv, 1, len, stdout);
+    nvsf_wipe(csv, len);
+    free(csv);
+    unsigned size = img->page_count * NVSF_PAGE_SIZE;
+    int version = img->version ? img->version : 2;
+    if (!same) {
+        cli_warning(prog,
+                    "generating this CSV at 0x%x bytes, version %d, gives the "
+                    "same items but not the same bytes (they first differ at "
+                    "offset 0x%zx, page %zu): the image was not written by the "
+                    "partition generator as it is",
+                    size, version, diff, diff / NVSF_PAGE_SIZE);
+    } else if (inputkey || hmac) {
+        fprintf(stderr,
+                "note: nvs_partition_gen encrypt FILE.csv OUT.bin 0x%x "
+                "--version %d %s%s makes this image again\n",
+                size, version,
+                inputkey ? "--inputkey " : "--keygen --key_protect_hmac "
+                                           "--kp_hmac_inputkey ",
+                inputkey ? inputkey : hmac);
+    } else {
+        fprintf(stderr,
+                "note: nvs_partition_gen generate FILE.csv OUT.bin 0x%x "
+                "--version %d makes this image again\n",
+                size, version);
+    }
+    return EXIT_OK;
+}
+
+/* ---- the command ------------------------------------------------------------ */
+
+int cmd_dump(const char *prog, int argc, char **argv)
+{
+    const char *inputkey = NULL, *hmac = NULL, *format = NULL;
+    cli_opt opts[] = {
+        {"--inputkey", 1, NULL, &inputkey},
+        {"--hmac-key", 1, NULL, &hmac},
+        {"--format", 1, NULL, &format},
+    };
+    const char *pos[1];
+    int npos, rc = cli_parse(prog, argc, argv, opts, sizeof opts / sizeof opts[0],
+                             pos, 1, &npos, dump_usage, dump_help);
+    if (rc)
+        return rc < 0 ? EXIT_OK : rc;
+    const char *why = npos < 1 ? "the following arguments are required: image"
+                      : inputkey && hmac
+                          ? "argument --hmac-key: not allowed with argument "
+                            "--inputkey"
+                          : NULL;
+    if (!why && format && strcmp(format, "text") != 0 &&
+        strcmp(format, "json") != 0 && strcmp(format, "csv") != 0)
+        why = "argument --format: invalid choice (choose from 'text', 'json', "
+              "'csv')";
+    if (why) {
+        fputs(dump_usage, stderr);
+        cli_error(prog, "%s", why);
+        return EXIT_USAGE;
+    }
+    nvsf_error err = {0};
+    nvsf_image *img = NULL;
+    if (dump_load(pos[0], inputkey, hmac, &img, &err))
+        return cli_fail(prog, &err);
+    if (format && strcmp(format, "csv") == 0)
+        rc = dump_csv(prog, pos[0], img, inputkey, hmac);
+    else if (format && strcmp(format, "json") == 0)
+        dump_json(stdout, pos[0], img);
+    else
+        dump_text(stdout, pos[0], img);
+    if (img->problem_count && rc == EXIT_OK)
+        cli_warning(prog,
+                    "%s has %zu problem%s; the dump shows what reads back "
+                    "(nvsforge check %s lists them)",
+                    pos[0], img->problem_count,
+                    img->problem_count == 1 ? "" : "s", pos[0]);
+    nvsf_image_free(img);
+    if (fflush(stdout) || ferror(stdout)) {
+        cli_error(prog, "cannot write to standard output");
+        return EXIT_FAIL;
+    }
+    return rc;
+}
