@@ -42,7 +42,7 @@ int main(void)
 C
     local pc; pc=$(dirname "$(find p -name nvsforge.pc)")
     local flags; flags=$(PKG_CONFIG_PATH=$pc pkg-config --static --cflags --libs nvsforge) || { fail "pkg-config"; return 1; }
-    expect_ok cc -std=c11 prog.c -o prog $flags || return 1
+    expect_ok "${CC:-cc}" -std=c11 prog.c -o prog $flags || return 1
     ./prog >lib.bin || { fail "the program failed"; return 1; }
     printf 'key,type,encoding,value\nfactory,namespace,,\nserial,data,u32,1234\nmodel,data,string,X1\n' >in.csv
     expect_ok p/bin/nvs_partition_gen generate in.csv cli.bin 0x3000 || return 1
