@@ -17,9 +17,6 @@
  *     only erased flash untouched (and made no entry all 0xFF), decrypting
  *     gives the input back, and the reader with the key sees the same
  *     pages, namespaces and items as the plain read.
- *
- * Built without lib/reader.c (NVSF_FUZZ_HAVE_READER undefined), only the
- * encryption round trip runs.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -36,7 +33,6 @@ static int all_ff(const uint8_t *p, size_t n)
     return 1;
 }
 
-#ifdef NVSF_FUZZ_HAVE_READER
 static void check_image(const nvsf_image *img, const uint8_t *data,
                         size_t size, int keyed)
 {
@@ -207,7 +203,6 @@ static void same_reading(const nvsf_image *a, const nvsf_image *b)
                    "encrypted read: item %zu ('%s') differs", i, x->key);
     }
 }
-#endif
 
 /* Encryption touches only entries the bitmap marks on pages with a header;
  * decryption every entry that is not all 0xFF. They are inverse when the
@@ -233,10 +228,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     /* The image in a buffer of its exact size: reads past it are caught. */
     uint8_t *copy = fuzz_dup(data, size);
-#ifdef NVSF_FUZZ_HAVE_READER
     nvsf_image *plain = read_checked(copy, size, NULL, data);
     nvsf_image_free(read_checked(copy, size, FUZZ_XTS_KEY, data));
-#endif
     if (size && size % NVS_PAGE_SIZE == 0) {
         nvsf_error err;
         FUZZ_CHECK(nvsf_image_encrypt(copy, size, FUZZ_XTS_KEY, &err) == 0,
@@ -247,20 +240,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                        "encryption changed the header of page %zu",
                        off / NVS_PAGE_SIZE);
         if (round_trips(data, copy, size)) {
-#ifdef NVSF_FUZZ_HAVE_READER
             nvsf_image *enc = read_checked(copy, size, FUZZ_XTS_KEY, NULL);
             same_reading(plain, enc);
             nvsf_image_free(enc);
-#endif
             FUZZ_CHECK(nvsf_image_decrypt(copy, size, FUZZ_XTS_KEY, &err) == 0,
                        "nvsf_image_decrypt: %s", err.message);
             FUZZ_CHECK(memcmp(copy, data, size) == 0,
                        "decrypt(encrypt(image)) is not the image");
         }
     }
-#ifdef NVSF_FUZZ_HAVE_READER
     nvsf_image_free(plain);
-#endif
     free(copy);
     return 0;
 }

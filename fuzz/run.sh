@@ -34,14 +34,7 @@ declare -A max_len=([fuzz_csv]=4096 [fuzz_values]=1024 [fuzz_partition_csv]=8192
 flags=(-std=c11 -D_POSIX_C_SOURCE=200809L -g -O1 -fno-omit-frame-pointer
        -fsanitize=address,undefined -fno-sanitize-recover=all
        -I"$root/include" -I"$root/lib" -I"$root/fuzz")
-libsrc=(buf builder crc csv error keys mfg rows value xts)
-# The image reader (lib/reader.c) is newer: fuzzed when it is there.
-if [ -f "$root/lib/reader.c" ]; then
-    libsrc+=(reader)
-    flags+=(-DNVSF_FUZZ_HAVE_READER)
-else
-    echo "run.sh: no lib/reader.c: fuzz_image_reader checks only XTS" >&2
-fi
+libsrc=(buf builder crc csv error keys mfg reader rows value xts)
 
 mkdir -p "$out/obj"
 if [ -z "${NVSF_FUZZ_NOBUILD:-}" ]; then
