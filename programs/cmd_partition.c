@@ -139,6 +139,20 @@ static int commit_unless_interrupted(fs_txn *txn, nvsf_error *err)
     return fs_txn_commit(txn, err);
 }
 
+/* Stage the image under its output name (folders made as needed), then
+ * commit everything staged: the image and any key files together. */
+static int commit_with_image(fs_txn *txn, const char *output,
+                             const uint8_t *image, size_t size,
+                             nvsf_error *err)
+{
+    int rc = fs_mkdirs_for(output, err);
+    if (!rc)
+        rc = fs_txn_add(txn, output, image, size, FS_PUBLIC, err);
+    if (!rc)
+        rc = commit_unless_interrupted(txn, err);
+    return rc;
+}
+
 /* Exit status of a command: 130 after a signal, as shells expect. */
 static int command_status(const char *prog, int rc, const nvsf_error *err)
 {
@@ -290,11 +304,7 @@ static int cmd_generate(const char *prog, int argc, char **argv, int encrypt)
     if (!rc)
         rc = keys_stage(&km, &txn, &err);
     if (!rc)
-        rc = fs_mkdirs_for(output, &err);
-    if (!rc)
-        rc = fs_txn_add(&txn, output, image, size, FS_PUBLIC, &err);
-    if (!rc)
-        rc = commit_unless_interrupted(&txn, &err);
+        rc = commit_with_image(&txn, output, image, size, &err);
     fs_txn_abort(&txn);
 
     if (!rc) {
@@ -420,11 +430,7 @@ static int cmd_decrypt(const char *prog, int argc, char **argv)
     if (!rc)
         rc = nvsf_image_decrypt(image, size, key, &err);
     if (!rc)
-        rc = fs_mkdirs_for(output, &err);
-    if (!rc)
-        rc = fs_txn_add(&txn, output, image, size, FS_PUBLIC, &err);
-    if (!rc)
-        rc = commit_unless_interrupted(&txn, &err);
+        rc = commit_with_image(&txn, output, image, size, &err);
     fs_txn_abort(&txn);
     if (!rc)
         printf("Created NVS decrypted binary: ===> %s\n", output);

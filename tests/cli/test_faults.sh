@@ -4,16 +4,6 @@
 # leave no image, key, CSV or temporary file; a rerun then completes.
 . "$(dirname "$0")/testlib.sh"
 
-make_job() { # make_job N : ESP-IDF's sample with N devices
-    cp -r "$EXAMPLES/." .
-    {
-        head -n 2 samples/sample_values_multipage_blob.csv
-        local row; row=$(sed -n 3p samples/sample_values_multipage_blob.csv)
-        for ((i = 2; i <= $1; i++)); do echo "$i,${row#*,}"; done
-    } >values.csv
-}
-mfg() { mfg_gen generate samples/sample_config.csv values.csv Sample 0x6000 --quiet "$@"; }
-
 # Nothing but folders under DIR and no leftovers beside the inputs.
 expect_clean() {
     expect_no_files "$1" || return 1

@@ -2,17 +2,6 @@
 # mfg_gen: all-or-nothing batches, no overwrite, shards, manifest, keys.
 . "$(dirname "$0")/testlib.sh"
 
-# A job folder like ESP-IDF's sample, with N devices (ids 1..N).
-make_job() { # make_job N
-    cp -r "$EXAMPLES/." .
-    {
-        head -n 2 samples/sample_values_multipage_blob.csv
-        local row; row=$(sed -n 3p samples/sample_values_multipage_blob.csv)
-        for ((i = 2; i <= $1; i++)); do echo "$i,${row#*,}"; done
-    } >values.csv
-}
-mfg() { mfg_gen generate samples/sample_config.csv values.csv Sample 0x6000 --quiet "$@"; }
-
 small_config() {
     printf 'ns,namespace,\nserial,data,string\nport,data,u8\n' >config.csv
     printf 'id,serial,port\n1,A1,5\n2,A2,6\n3,A3,7\n' >values.csv

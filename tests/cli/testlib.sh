@@ -30,6 +30,17 @@ expect_no_files() { # expect_no_files DIR: nothing but folders under DIR
 mode_of() { stat -c %a "$1"; }
 sha() { sha256sum "$1" | cut -d' ' -f1; }
 
+# A job folder like ESP-IDF's sample, with N devices (ids 1..N).
+make_job() { # make_job N
+    cp -r "$EXAMPLES/." .
+    {
+        head -n 2 samples/sample_values_multipage_blob.csv
+        local row; row=$(sed -n 3p samples/sample_values_multipage_blob.csv)
+        for ((i = 2; i <= $1; i++)); do echo "$i,${row#*,}"; done
+    } >values.csv
+}
+mfg() { mfg_gen generate samples/sample_config.csv values.csv Sample 0x6000 --quiet "$@"; }
+
 run_tests() {
     local pass=0 failn=0 t
     for t in $(declare -F | awk '{print $3}' | grep '^test_'); do
