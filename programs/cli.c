@@ -4,13 +4,19 @@
 #include <stdio.h>
 #include <string.h>
 
+static void cli_report(const char *prog, const char *level, const char *fmt,
+                       va_list ap)
+{
+    fprintf(stderr, "%s: %s: ", prog, level);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+}
+
 void cli_error(const char *prog, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    fprintf(stderr, "%s: error: ", prog);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
+    cli_report(prog, "error", fmt, ap);
     va_end(ap);
 }
 
@@ -18,10 +24,40 @@ void cli_warning(const char *prog, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    fprintf(stderr, "%s: warning: ", prog);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
+    cli_report(prog, "warning", fmt, ap);
     va_end(ap);
+}
+
+int cli_dispatch(const char *prog, int argc, char **argv,
+                 const cli_command *cmds, size_t ncmds, const char *usage,
+                 const char *help)
+{
+    if (argc < 2) {
+        fputs(help, stderr);
+        return EXIT_USAGE;
+    }
+    const char *name = argv[1];
+    if (strcmp(name, "-h") == 0 || strcmp(name, "--help") == 0) {
+        fputs(help, stdout);
+        return EXIT_OK;
+    }
+    for (size_t i = 0; i < ncmds; i++) {
+        if (strcmp(name, cmds[i].name) == 0) {
+            char sub[128];
+            snprintf(sub, sizeof sub, "%s %s", prog, name);
+            return cmds[i].run(sub, argc - 1, argv + 1);
+        }
+    }
+    /* argparse's words: "(choose from 'a', 'b')". */
+    char choices[256] = "";
+    size_t used = 0;
+    for (size_t i = 0; i < ncmds && used < sizeof choices; i++)
+        used += (size_t)snprintf(choices + used, sizeof choices - used, "%s'%s'",
+                                 i ? ", " : "", cmds[i].name);
+    fputs(usage, stderr);
+    cli_error(prog, "argument command: invalid choice: '%s' (choose from %s)",
+              name, choices);
+    return EXIT_USAGE;
 }
 
 int cli_fail(const char *prog, const nvsf_error *err)

@@ -37,6 +37,23 @@ void cli_warning(const char *prog, const char *fmt, ...)
 /* Report a library error and return EXIT_FAIL. */
 int cli_fail(const char *prog, const nvsf_error *err);
 
+/* A subcommand: argv[0] is its own name; returns the exit code. */
+typedef int cli_command_fn(const char *prog, int argc, char **argv);
+typedef struct cli_command {
+    const char *name; /* "generate" */
+    cli_command_fn *run;
+} cli_command;
+
+/*
+ * Run the subcommand argv[1] names, as "prog name", with argv[1..]. No
+ * subcommand prints `help` on stderr (EXIT_USAGE); -h or --help prints it
+ * on stdout (EXIT_OK); an unknown one prints `usage` and argparse's
+ * "invalid choice" message (EXIT_USAGE).
+ */
+int cli_dispatch(const char *prog, int argc, char **argv,
+                 const cli_command *cmds, size_t ncmds, const char *usage,
+                 const char *help);
+
 /* True when the file name's extension is exactly ".bin". */
 int cli_has_bin_ext(const char *path);
 

@@ -1259,25 +1259,10 @@ static int cmd_mfg_generate(const char *prog, int argc, char **argv)
 
 int cmd_mfg(const char *prog, int argc, char **argv)
 {
-    if (argc < 2) {
-        fputs(mfg_help, stderr);
-        return EXIT_USAGE;
-    }
-    const char *cmd = argv[1];
-    if (strcmp(cmd, "-h") == 0 || strcmp(cmd, "--help") == 0) {
-        fputs(mfg_help, stdout);
-        return EXIT_OK;
-    }
-    char sub[128];
-    snprintf(sub, sizeof sub, "%s %s", prog, cmd);
-    if (strcmp(cmd, "generate") == 0)
-        return cmd_mfg_generate(sub, argc - 1, argv + 1);
-    if (strcmp(cmd, "generate-key") == 0)
-        return cmd_generate_key(sub, argc - 1, argv + 1);
-    fputs(mfg_usage, stderr);
-    cli_error(prog,
-              "argument command: invalid choice: '%s' (choose from 'generate', "
-              "'generate-key')",
-              cmd);
-    return EXIT_USAGE;
+    static const cli_command cmds[] = {
+        {"generate", cmd_mfg_generate},
+        {"generate-key", cmd_generate_key},
+    };
+    return cli_dispatch(prog, argc, argv, cmds, sizeof cmds / sizeof cmds[0],
+                        mfg_usage, mfg_help);
 }

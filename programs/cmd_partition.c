@@ -444,31 +444,24 @@ static int cmd_decrypt(const char *prog, int argc, char **argv)
     return command_status(prog, rc, &err);
 }
 
+static int cmd_generate_plain(const char *prog, int argc, char **argv)
+{
+    return cmd_generate(prog, argc, argv, 0);
+}
+
+static int cmd_encrypt(const char *prog, int argc, char **argv)
+{
+    return cmd_generate(prog, argc, argv, 1);
+}
+
 int cmd_partition(const char *prog, int argc, char **argv)
 {
-    if (argc < 2) {
-        fputs(partition_help, stderr);
-        return EXIT_USAGE;
-    }
-    const char *cmd = argv[1];
-    if (strcmp(cmd, "-h") == 0 || strcmp(cmd, "--help") == 0) {
-        fputs(partition_help, stdout);
-        return EXIT_OK;
-    }
-    char sub[128];
-    snprintf(sub, sizeof sub, "%s %s", prog, cmd);
-    if (strcmp(cmd, "generate") == 0)
-        return cmd_generate(sub, argc - 1, argv + 1, 0);
-    if (strcmp(cmd, "encrypt") == 0)
-        return cmd_generate(sub, argc - 1, argv + 1, 1);
-    if (strcmp(cmd, "generate-key") == 0)
-        return cmd_generate_key(sub, argc - 1, argv + 1);
-    if (strcmp(cmd, "decrypt") == 0)
-        return cmd_decrypt(sub, argc - 1, argv + 1);
-    fputs(partition_usage, stderr);
-    cli_error(prog,
-              "argument command: invalid choice: '%s' (choose from 'generate', "
-              "'generate-key', 'encrypt', 'decrypt')",
-              cmd);
-    return EXIT_USAGE;
+    static const cli_command cmds[] = {
+        {"generate", cmd_generate_plain},
+        {"generate-key", cmd_generate_key},
+        {"encrypt", cmd_encrypt},
+        {"decrypt", cmd_decrypt},
+    };
+    return cli_dispatch(prog, argc, argv, cmds, sizeof cmds / sizeof cmds[0],
+                        partition_usage, partition_help);
 }

@@ -9,8 +9,12 @@
 #include "commands.h"
 #include "fsutil.h"
 
+#define NVSFORGE_USAGE "usage: nvsforge <command> [options]\n"
+
+static const char nvsforge_usage[] = NVSFORGE_USAGE;
+
 static const char nvsforge_help[] =
-    "usage: nvsforge <command> [options]\n"
+    NVSFORGE_USAGE
     "\n"
     "Build ESP-IDF NVS partition images and per-device factory data.\n"
     "\n"
@@ -45,27 +49,16 @@ int main(int argc, char **argv)
     if (invoked_as(argv0, "mfg_gen"))
         return cmd_mfg("mfg_gen", argc, argv);
 
-    if (argc < 2) {
-        fputs(nvsforge_help, stderr);
-        return EXIT_USAGE;
-    }
-    const char *cmd = argv[1];
-    if (strcmp(cmd, "-h") == 0 || strcmp(cmd, "--help") == 0) {
-        fputs(nvsforge_help, stdout);
-        return EXIT_OK;
-    }
-    if (strcmp(cmd, "--version") == 0) {
+    if (argc == 2 && strcmp(argv[1], "--version") == 0) {
         printf("nvsforge %s\n", NVSF_VERSION_STRING);
         return EXIT_OK;
     }
-    if (strcmp(cmd, "partition") == 0)
-        return cmd_partition("nvsforge partition", argc - 1, argv + 1);
-    if (strcmp(cmd, "mfg") == 0)
-        return cmd_mfg("nvsforge mfg", argc - 1, argv + 1);
-    if (strcmp(cmd, "dump") == 0)
-        return cmd_dump("nvsforge dump", argc - 1, argv + 1);
-    if (strcmp(cmd, "check") == 0)
-        return cmd_check("nvsforge check", argc - 1, argv + 1);
-    cli_error("nvsforge", "unknown command '%s'; run nvsforge --help", cmd);
-    return EXIT_USAGE;
+    static const cli_command cmds[] = {
+        {"partition", cmd_partition},
+        {"mfg", cmd_mfg},
+        {"dump", cmd_dump},
+        {"check", cmd_check},
+    };
+    return cli_dispatch("nvsforge", argc, argv, cmds, sizeof cmds / sizeof cmds[0],
+                        nvsforge_usage, nvsforge_help);
 }
