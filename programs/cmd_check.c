@@ -81,9 +81,11 @@ int cmd_check(const char *prog, int argc, char **argv)
         fprintf(stderr, "%s: %s: %zu problem%s\n", prog, pos[0],
                 img->problem_count, img->problem_count == 1 ? "" : "s");
     else
-        printf("%s: sound: %u pages (%u read), %zu namespaces, %zu items\n",
-               pos[0], img->page_count, img->page_order_count,
-               img->namespace_count, img->item_count);
+        printf("%s: sound: %u page%s (%u in use), %zu namespace%s, %zu item%s\n",
+               pos[0], img->page_count, img->page_count == 1 ? "" : "s",
+               img->page_order_count, img->namespace_count,
+               img->namespace_count == 1 ? "" : "s", img->item_count,
+               img->item_count == 1 ? "" : "s");
     rc = img->problem_count ? EXIT_FAIL : EXIT_OK;
     nvsf_image_free(img);
     if (fflush(stdout) || ferror(stdout)) {
