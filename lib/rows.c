@@ -25,9 +25,8 @@ struct nvsf_rows {
     nvsf_file_reader reader;
     void *reader_ctx;
     int sta_extras_done;
-    int ap_pmk_done;
     nvsf_buf ap_ssid, ap_passwd;
-    int have_ap_ssid, have_ap_passwd, have_ap_authmode;
+    int have_ap_authmode;
     nvsf_buf value; /* the decoded value of the current row */
 };
 
@@ -78,42 +77,36 @@ static int wifi_sta_extras(nvsf_rows *r, const char *key, nvsf_error *err)
     return rc;
 }
 
-/* Remember ap.* values; write ap.pmk_info once all three are known. */
-static int wifi_ap_pmk(nvsf_rows *r, const char *key, const nvsf_encoding *enc,
-                       const uint8_t *raw, size_t raw_len, nvsf_error *err)
+/*
+ * Remember the ap.* values as the reference does: by their text, a value
+ * counting once it is not empty, and an authmode of "0" leaving the one
+ * before it. Whenever an ap.* key arrives and all three count, ap.pmk_info
+ * is written just before it.
+ */
+static int wifi_ap_pmk(nvsf_rows *r, const char *key, const uint8_t *raw,
+                       size_t raw_len, nvsf_error *err)
 {
     int rc = 0;
     if (strcmp(key, "ap.ssid") == 0) {
         nvsf_buf_clear(&r->ap_ssid);
         rc = nvsf_buf_append(&r->ap_ssid, raw, raw_len);
-        r->have_ap_ssid = 1;
     } else if (strcmp(key, "ap.passwd") == 0) {
         nvsf_buf_clear(&r->ap_passwd);
         rc = nvsf_buf_append(&r->ap_passwd, raw, raw_len);
-        r->have_ap_passwd = 1;
     } else if (strcmp(key, "ap.authmode") == 0) {
-        uint64_t mode = 0;
-        r->have_ap_authmode =
-            enc->kind == NVSF_ENC_INT
-                ? nvsf_parse_int((const char *)raw, raw_len, enc->int_type,
-                                 &mode, NULL) == 0 && mode != 0
-                : raw_len > 0;
+        if (!(raw_len == 1 && raw[0] == '0'))
+            r->have_ap_authmode = raw_len > 0;
     } else {
         return 0;
     }
     if (rc)
         return nvsf_fail(err, NVSF_E_NOMEM, "out of memory");
-    if (r->ap_pmk_done || !r->have_ap_ssid || !r->have_ap_passwd ||
-        !r->have_ap_authmode)
+    if (!r->ap_ssid.len || !r->ap_passwd.len || !r->have_ap_authmode)
         return 0;
-    r->ap_pmk_done = 1;
     uint8_t info[132];
     memset(info, 0, 100);
-    if (!PKCS5_PBKDF2_HMAC_SHA1(r->ap_passwd.data ? r->ap_passwd.data : "",
-                                (int)r->ap_passwd.len,
-                                (const unsigned char *)(r->ap_ssid.data
-                                                            ? r->ap_ssid.data
-                                                            : ""),
+    if (!PKCS5_PBKDF2_HMAC_SHA1((const char *)r->ap_passwd.data,
+                                (int)r->ap_passwd.len, (const unsigned char *)r->ap_ssid.data,
                                 (int)r->ap_ssid.len, 4096, 32, info + 100))
         return nvsf_fail(err, NVSF_E_CRYPTO, "PBKDF2 for ap.pmk_info failed");
     rc = nvsf_builder_add_blob(r->b, "ap.pmk_info", info, sizeof info, err);
@@ -197,7 +190,7 @@ static int add_item(nvsf_rows *r, const nvsf_row *row, nvsf_error *err)
             return nvsf_error_prefix(err, "key '%s'", row->key);
         raw = file_data;
     }
-    rc = wifi_ap_pmk(r, row->key, &enc, raw, len, err);
+    rc = wifi_ap_pmk(r, row->key, raw, len, err);
     if (!rc)
         rc = store_value(r, row->key, &enc, raw, len, err);
     if (!rc)

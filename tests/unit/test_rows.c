@@ -811,6 +811,49 @@ static void test_wifi_ap_authmode_zero(void **state)
     same_image(run_csv_ok(csv, NULL), finish(b));
 }
 
+static void test_wifi_ap_text_rules(void **state)
+{
+    (void)state;
+    /* The reference looks at the text: "00" is not "0", so it counts; an
+     * empty ssid does not count until a non-empty one comes. */
+    const char *csv = "key,type,encoding,value\n"
+                      "nvs.net80211,namespace,,\n"
+                      "ap.authmode,data,u8,00\n"
+                      "ap.ssid,data,string,\n"
+                      "ap.passwd,data,string,password1\n"
+                      "w2,namespace,,\n"
+                      "ap.ssid,data,string,MyAP\n";
+    nvsf_builder *b = new_builder(2);
+    ns(b, "nvs.net80211");
+    uint_(b, "ap.authmode", NVSF_TYPE_U8, 0);
+    str(b, "ap.ssid", "");
+    str(b, "ap.passwd", "password1");
+    ns(b, "w2");
+    ap_pmk_info(b, pmk_myap);
+    str(b, "ap.ssid", "MyAP");
+    same_image(run_csv_ok(csv, NULL), finish(b));
+
+    /* A later authmode "0" keeps the one before; every ap.* key that comes
+     * when all three count gets ap.pmk_info before it, in its namespace. */
+    csv = "key,type,encoding,value\n"
+          "nvs.net80211,namespace,,\n"
+          "ap.ssid,data,string,MyAP\n"
+          "ap.passwd,data,string,password1\n"
+          "ap.authmode,data,u8,3\n"
+          "w2,namespace,,\n"
+          "ap.authmode,data,u8,0\n";
+    b = new_builder(2);
+    ns(b, "nvs.net80211");
+    str(b, "ap.ssid", "MyAP");
+    str(b, "ap.passwd", "password1");
+    ap_pmk_info(b, pmk_myap);
+    uint_(b, "ap.authmode", NVSF_TYPE_U8, 3);
+    ns(b, "w2");
+    ap_pmk_info(b, pmk_myap);
+    uint_(b, "ap.authmode", NVSF_TYPE_U8, 0);
+    same_image(run_csv_ok(csv, NULL), finish(b));
+}
+
 static void test_wifi_ap_from_files(void **state)
 {
     (void)state;
@@ -858,6 +901,7 @@ int main(void)
         cmocka_unit_test(test_wifi_ap_authmode_last),
         cmocka_unit_test(test_wifi_ap_passwd_last),
         cmocka_unit_test(test_wifi_ap_authmode_zero),
+        cmocka_unit_test(test_wifi_ap_text_rules),
         cmocka_unit_test(test_wifi_ap_from_files),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
