@@ -9,7 +9,7 @@
 typedef struct mfg_entry {
     char *name;
     char *type;      /* "namespace", "data" or "file" */
-    char *encoding;  /* "" for namespaces */
+    char *encoding;  /* a namespace's third cell, usually "" */
     int repeat;
     unsigned line;
     size_t column;   /* the key's column in the values file */
@@ -22,12 +22,15 @@ struct nvsf_mfg {
     size_t nentries;
     size_t ncolumns;       /* of the values header */
     long fileid_column;    /* -1: devices are numbered */
+    char *fileid_name;     /* the --fileid column's name */
+    char **header_names;   /* the values header, ncolumns names */
     int has_repeat;
     int have_first;        /* the first device line has been seen */
     char **first_values;   /* its values, for REPEAT keys (by column) */
     nvsf_row *rows;
     const char **created;
     size_t *created_len;
+    nvsf_mfg_borrow *borrowed; /* up to nentries + 1 (the fileid) */
 };
 
 /* The encodings the reference manufacturing tool accepts in a config. */
@@ -56,6 +59,16 @@ static void free_first_values(nvsf_mfg *m)
     m->first_values = NULL;
 }
 
+static void free_header(nvsf_mfg *m)
+{
+    for (size_t i = 0; m->header_names && i < m->ncolumns; i++)
+        free(m->header_names[i]);
+    free(m->header_names);
+    m->header_names = NULL;
+    free(m->fileid_name);
+    m->fileid_name = NULL;
+}
+
 void nvsf_mfg_free(nvsf_mfg *m)
 {
     if (!m)
@@ -66,8 +79,10 @@ void nvsf_mfg_free(nvsf_mfg *m)
         free(m->entries[i].encoding);
     }
     free_first_values(m);
+    free_header(m);
     free(m->entries);
     free(m->rows);
+    free(m->borrowed);
     free(m->created);
     free(m->created_len);
     free(m->config_source);
@@ -156,10 +171,11 @@ int nvsf_mfg_new(nvsf_mfg **out, const char *config_source, const char *config,
         }
         mfg_entry *e = &m->entries[m->nentries++];
         memset(e, 0, sizeof *e);
-        int is_ns = strcmp(rec.fields[1].data, "namespace") == 0;
         e->name = strdup(rec.fields[0].data);
         e->type = strdup(rec.fields[1].data);
-        e->encoding = strdup(is_ns ? "" : rec.fields[2].data);
+        /* A namespace's third cell is copied into the device CSVs, as the
+         * reference copies the whole line. */
+        e->encoding = strdup(rec.fields[2].data);
         e->repeat = rec.nfields == 4;
         e->line = rec.line;
         if (!e->name || !e->type || !e->encoding) {
@@ -202,7 +218,8 @@ int nvsf_mfg_new(nvsf_mfg **out, const char *config_source, const char *config,
         return rc;
     }
     m->rows = calloc(m->nentries, sizeof *m->rows);
-    if (!m->rows) {
+    m->borrowed = calloc(m->nentries + 1, sizeof *m->borrowed);
+    if (!m->rows || !m->borrowed) {
         nvsf_mfg_free(m);
         return nvsf_fail(err, NVSF_E_NOMEM, "out of memory");
     }
@@ -220,6 +237,15 @@ size_t nvsf_mfg_row_count(const nvsf_mfg *m)
     return m->nentries;
 }
 
+static int is_config_key(const nvsf_mfg *m, const char *name)
+{
+    for (size_t i = 0; i < m->nentries; i++)
+        if (strcmp(m->entries[i].type, "namespace") != 0 &&
+            strcmp(m->entries[i].name, name) == 0)
+            return 1;
+    return 0;
+}
+
 int nvsf_mfg_set_header(nvsf_mfg *m, const char *values_source,
                         const nvsf_csv_record *header, const char *fileid,
                         nvsf_error *err)
@@ -227,32 +253,43 @@ int nvsf_mfg_set_header(nvsf_mfg *m, const char *values_source,
     free(m->values_source);
     if (!(m->values_source = strdup(values_source)))
         return nvsf_fail(err, NVSF_E_NOMEM, "out of memory");
-    /* Every config key, in config order, each at a later column than the
-     * one before (other columns are metadata). */
-    size_t next = 0;
-    for (size_t i = 0; i < m->nentries; i++) {
-        mfg_entry *e = &m->entries[i];
-        if (strcmp(e->type, "namespace") == 0)
+    if (header->nfields == 0)
+        return nvsf_fail(err, NVSF_E_INPUT,
+                         "%s:%u: the header line names no columns",
+                         values_source, header->line);
+    /* The header's columns named like a config key must begin with the
+     * config keys, in config order (the reference's check: later extra ones
+     * are left alone); every other column is metadata. */
+    size_t next = 0; /* the config entry the next key column must name */
+    for (size_t c = 0; c < header->nfields; c++) {
+        const char *name = header->fields[c].data;
+        if (!is_config_key(m, name))
             continue;
-        size_t c = next;
-        while (c < header->nfields && strcmp(header->fields[c].data, e->name) != 0)
-            c++;
-        if (c == header->nfields) {
-            int anywhere = 0;
-            for (size_t k = 0; k < header->nfields; k++)
-                anywhere |= strcmp(header->fields[k].data, e->name) == 0;
+        while (next < m->nentries &&
+               strcmp(m->entries[next].type, "namespace") == 0)
+            next++;
+        if (next == m->nentries)
+            break;
+        mfg_entry *e = &m->entries[next];
+        if (strcmp(name, e->name) != 0)
             return nvsf_fail(err, NVSF_E_INPUT,
-                             anywhere ? "%s:%u: key '%s' is out of order in the "
-                                        "header of %s: the values file must "
-                                        "name the config keys in config order"
-                                      : "%s:%u: key '%s' is not found in the "
-                                        "header of %s: the values file must "
-                                        "have a column for every config key",
-                             m->config_source, e->line, e->name, values_source);
-        }
+                             "%s:%u: key '%s' is out of order in the header "
+                             "of %s (column %zu is '%s'): the values file "
+                             "must name the config keys in config order",
+                             m->config_source, e->line, e->name, values_source,
+                             c + 1, name);
         e->column = c;
-        next = c + 1;
+        next++;
     }
+    while (next < m->nentries && strcmp(m->entries[next].type, "namespace") == 0)
+        next++;
+    if (next < m->nentries)
+        return nvsf_fail(err, NVSF_E_INPUT,
+                         "%s:%u: key '%s' is not found in the header of %s: "
+                         "the values file must have a column for every "
+                         "config key",
+                         m->config_source, m->entries[next].line,
+                         m->entries[next].name, values_source);
     m->fileid_column = -1;
     if (fileid) {
         for (size_t k = 0; k < header->nfields && m->fileid_column < 0; k++)
@@ -265,15 +302,21 @@ int nvsf_mfg_set_header(nvsf_mfg *m, const char *values_source,
                              values_source, header->line, fileid);
     }
     free_first_values(m);
+    free_header(m);
     m->ncolumns = header->nfields;
     free(m->created);
     free(m->created_len);
     m->first_values = calloc(m->ncolumns, sizeof *m->first_values);
     m->created = calloc(m->ncolumns, sizeof *m->created);
     m->created_len = calloc(m->ncolumns, sizeof *m->created_len);
+    m->header_names = calloc(m->ncolumns, sizeof *m->header_names);
     m->have_first = 0;
-    if (!m->first_values || !m->created || !m->created_len)
+    if (!m->first_values || !m->created || !m->created_len || !m->header_names ||
+        (fileid && !(m->fileid_name = strdup(fileid))))
         return nvsf_fail(err, NVSF_E_NOMEM, "out of memory");
+    for (size_t c = 0; c < m->ncolumns; c++)
+        if (!(m->header_names[c] = strdup(header->fields[c].data)))
+            return nvsf_fail(err, NVSF_E_NOMEM, "out of memory");
     return 0;
 }
 
@@ -286,6 +329,18 @@ int nvsf_mfg_check_id(const char *id, nvsf_error *err)
                          "'.', '..' or holds '/')",
                          id);
     return 0;
+}
+
+/* The column the reference takes for `name`: the first from `from` on
+ * whose value is `name`, else its own column `own` (columns before it are
+ * never named `name`: the header binding sees to that). */
+static size_t reference_column(const nvsf_mfg *m, size_t from, size_t own,
+                               const char *name)
+{
+    for (size_t c = from; c < own; c++)
+        if (strcmp(m->created[c], name) == 0)
+            return c;
+    return own;
 }
 
 int nvsf_mfg_device_from(nvsf_mfg *m, const nvsf_csv_record *rec,
@@ -322,9 +377,15 @@ int nvsf_mfg_device_from(nvsf_mfg *m, const nvsf_csv_record *rec,
     }
     m->have_first = 1;
 
+    size_t nborrowed = 0;
     dev->id = NULL;
     if (m->fileid_column >= 0) {
-        dev->id = m->created[m->fileid_column];
+        const char *fileid = m->fileid_name;
+        size_t c = reference_column(m, 0, (size_t)m->fileid_column, fileid);
+        if (c != (size_t)m->fileid_column)
+            m->borrowed[nborrowed++] = (nvsf_mfg_borrow){
+                fileid, 1, m->header_names[c], m->created[c]};
+        dev->id = m->created[c];
         int rc = nvsf_mfg_check_id(dev->id, err);
         /* Without err, the prefix would have no code to give back. */
         if (rc)
@@ -332,6 +393,7 @@ int nvsf_mfg_device_from(nvsf_mfg *m, const nvsf_csv_record *rec,
                                            rec->line)
                        : rc;
     }
+    size_t from = 0;
     for (size_t i = 0; i < m->nentries; i++) {
         mfg_entry *e = &m->entries[i];
         nvsf_row *r = &m->rows[i];
@@ -342,11 +404,18 @@ int nvsf_mfg_device_from(nvsf_mfg *m, const nvsf_csv_record *rec,
         if (strcmp(e->type, "namespace") == 0) {
             r->value = "";
             r->value_len = 0;
-        } else {
-            r->value = m->created[e->column];
-            r->value_len = m->created_len[e->column];
+            continue;
         }
+        size_t c = reference_column(m, from, e->column, e->name);
+        if (c != e->column)
+            m->borrowed[nborrowed++] =
+                (nvsf_mfg_borrow){e->name, 0, m->header_names[c], m->created[c]};
+        r->value = m->created[c];
+        r->value_len = m->created_len[c];
+        from = c + 1;
     }
+    dev->borrowed = m->borrowed;
+    dev->nborrowed = nborrowed;
     dev->rows = m->rows;
     dev->created = m->created;
     dev->created_len = m->created_len;

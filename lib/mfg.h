@@ -11,7 +11,8 @@
  * Values: a header naming every config key in config order (other columns
  * are metadata, kept out of the image), then one line per device. A REPEAT
  * key's value is taken from the first device line; later lines leave it
- * empty (or repeat the same value).
+ * empty (or repeat the same value). A namespace line's third cell is kept
+ * for the device CSV (the image ignores it).
  */
 #ifndef NVSF_MFG_H
 #define NVSF_MFG_H
@@ -41,6 +42,21 @@ int nvsf_mfg_has_repeat(const nvsf_mfg *m);
 /* Number of rows of a device's partition CSV (namespaces included). */
 size_t nvsf_mfg_row_count(const nvsf_mfg *m);
 
+/*
+ * The reference joins a key to the first column, from just after the
+ * previous key's, whose name *or value* is the key's name (and the --fileid
+ * to the first such column from the start). Normally that is the key's own
+ * column; a column before it whose value happens to be the key's name wins
+ * instead. nvsforge does the same, to write the same bytes, and lists each
+ * such case so that the command can say so.
+ */
+typedef struct nvsf_mfg_borrow {
+    const char *key;    /* the config key, or the --fileid column name */
+    int is_fileid;
+    const char *column; /* the header name of the column the value came from */
+    const char *value;  /* that column's value: the key's name */
+} nvsf_mfg_borrow;
+
 typedef struct nvsf_mfg_device {
     nvsf_row *rows;        /* nvsf_mfg_row_count() rows, into m and the record */
     const char **created;  /* the values line with REPEAT values filled in */
@@ -48,6 +64,8 @@ typedef struct nvsf_mfg_device {
     size_t ncreated;
     const char *id;        /* the fileid value, or NULL when numbering */
     unsigned line;
+    const nvsf_mfg_borrow *borrowed; /* values taken from another column */
+    size_t nborrowed;
 } nvsf_mfg_device;
 
 /*

@@ -105,6 +105,7 @@ static const char generate_help[] =
 /* ---- options ------------------------------------------------------------ */
 
 typedef struct mfg_args {
+    const char *prog; /* for messages */
     const char *conf, *values, *prefix, *size_arg;
     const char *prefix_num[2];
     const char *fileid, *version_arg, *outdir_arg, *shard_arg, *jobs_arg;
@@ -561,6 +562,22 @@ static int check_absent(const char *path, const char *values, unsigned line,
                      values, line, path);
 }
 
+/* A value the reference's join takes from another column (lib/mfg.h):
+ * nvsforge writes the same, and says so. */
+static void warn_borrowed(const mfg_args *a, const nvsf_mfg_device *dev)
+{
+    for (size_t i = 0; i < dev->nborrowed; i++) {
+        const nvsf_mfg_borrow *bw = &dev->borrowed[i];
+        cli_warning(a->prog,
+                    "%s:%u: %s '%s' takes the value '%s' of column '%s', whose "
+                    "value is that name, not of its own column: ESP-IDF's "
+                    "mfg_gen does so and nvsforge writes the same; rename the "
+                    "key or change that value if this is not meant",
+                    a->values, dev->line, bw->is_fileid ? "--fileid" : "key",
+                    bw->key, bw->value, bw->column);
+    }
+}
+
 static int batch_check(batch *b, progress *pg, nvsf_error *err)
 {
     const mfg_args *a = b->a;
@@ -581,6 +598,7 @@ static int batch_check(batch *b, progress *pg, nvsf_error *err)
         if ((rc = nvsf_mfg_device_from(b->mfg, &rec, &dev, err)))
             break;
         if (in_shard(b, index)) {
+            warn_borrowed(a, &dev);
             device_names n;
             if ((rc = build_device(b, &dev, NULL, image, err)))
                 break;
@@ -613,6 +631,11 @@ static int batch_check(batch *b, progress *pg, nvsf_error *err)
             rc = nvsf_fail(err, NVSF_E_IO, "interrupted by a signal; nothing was written");
     }
     b->devices_total = index;
+    if (!rc && index == 0 && nvsf_mfg_has_repeat(b->mfg))
+        rc = nvsf_fail(err, NVSF_E_INPUT,
+                       "%s has no device lines, but REPEAT keys take their "
+                       "values from the first one: add the device lines",
+                       a->values);
     if (!rc && a->ko.kp_hmac_keyfile && b->devices_shard > 1)
         rc = nvsf_fail(err, NVSF_E_INPUT,
                        "--kp_hmac_keyfile names one HMAC key file, but the "
@@ -1095,6 +1118,7 @@ static int cmd_mfg_generate(const char *prog, int argc, char **argv)
 {
     mfg_args a;
     memset(&a, 0, sizeof a);
+    a.prog = prog;
     cli_opt opts[] = {
         {"--prefix_num", 2, NULL, a.prefix_num},
         {"--fileid", 1, NULL, &a.fileid},

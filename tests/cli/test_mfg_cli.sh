@@ -148,6 +148,27 @@ test_repeat_value_changed_later_refused() {
     expect_no_files out
 }
 
+test_repeat_without_device_lines_refused() {
+    printf 'ns,namespace,\nk,data,u8,REPEAT\n' >config.csv
+    printf 'k\n' >values.csv
+    expect_fail mfg_gen generate config.csv values.csv dev 0x3000 --outdir out || return 1
+    [[ $out == "mfg_gen generate: error: values.csv has no device lines, but REPEAT keys take their values from the first one: add the device lines" ]] ||
+        fail "message: $out" || return 1
+    [[ ! -e out && ! -e values_created.csv ]] || fail "files written"
+}
+
+# A metadata column whose value is a key's name lends it its value, as in
+# ESP-IDF's mfg_gen; the same bytes, with a warning naming line and key.
+test_value_borrowed_as_the_reference_warns() {
+    printf 'ns,namespace,\n1,data,u8\nname,data,string\n' >config.csv
+    printf 'id,1,name\n1,50,A\n2,60,B\n' >values.csv
+    expect_ok mfg_gen generate config.csv values.csv dev 0x3000 --outdir out --fileid id --quiet || return 1
+    [[ $out == "mfg_gen generate: warning: values.csv:2: key '1' takes the value '1' of column 'id', whose value is that name, not of its own column: ESP-IDF's mfg_gen does so and nvsforge writes the same; rename the key or change that value if this is not meant" ]] ||
+        fail "message: $out" || return 1
+    [[ $(sed -n 3p out/csv/dev-1.csv) == $'1,data,u8,1\r' ]] || fail "device 1: $(cat out/csv/dev-1.csv)" || return 1
+    [[ $(sed -n 3p out/csv/dev-2.csv) == $'1,data,u8,60\r' ]] || fail "device 2: $(cat out/csv/dev-2.csv)"
+}
+
 test_duplicate_fileid_refused() {
     small_config
     printf '2,A9,9\n' >>values.csv
