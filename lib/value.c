@@ -59,16 +59,16 @@ static int parse_fill(const char *args, nvsf_encoding *enc)
         if (n > NVS_BLOB_MAX_V2)
             return -1;
     }
-    if (*p++ != ';' || *p++ != '0' || (*p != 'x' && *p != 'X'))
+    /* The reference's pattern: a lower-case 0x and exactly two digits. */
+    if (*p++ != ';' || *p++ != '0' || *p++ != 'x')
         return -1;
-    p++;
     unsigned byte = 0, digits = 0;
     while (isxdigit((unsigned char)*p) && digits < 2) {
         int c = tolower((unsigned char)*p++);
         byte = byte * 16 + (unsigned)(isdigit(c) ? c - '0' : c - 'a' + 10);
         digits++;
     }
-    if (digits == 0 || strcmp(p, ")") != 0)
+    if (digits != 2 || strcmp(p, ")") != 0)
         return -1;
     enc->fill_len = (uint32_t)n;
     enc->fill_byte = (uint8_t)byte;
@@ -87,6 +87,10 @@ int nvsf_encoding_parse(const char *name, nvsf_encoding *enc, nvsf_error *err)
             return 0;
         }
     }
+    /* Integer names and "binary" in any case mean the same to the
+     * reference (it lowers them); string, hex2bin and base64 it decodes only
+     * in lower case, storing anything else undecoded (a string without its
+     * NUL, hex digits as text): refused rather than copied. */
     static const struct {
         const char *name;
         enum nvsf_encoding_kind kind;
@@ -95,10 +99,15 @@ int nvsf_encoding_parse(const char *name, nvsf_encoding *enc, nvsf_error *err)
                  {"base64", NVSF_ENC_BASE64},
                  {"binary", NVSF_ENC_BINARY}};
     for (size_t i = 0; i < sizeof named / sizeof named[0]; i++) {
-        if (strcasecmp(name, named[i].name) == 0) {
-            enc->kind = named[i].kind;
-            return 0;
-        }
+        if (strcasecmp(name, named[i].name) != 0)
+            continue;
+        if (named[i].kind != NVSF_ENC_BINARY && strcmp(name, named[i].name) != 0)
+            return nvsf_fail(err, NVSF_E_INPUT,
+                             "encoding '%s' must be written '%s': ESP-IDF's "
+                             "generator would store the value undecoded",
+                             name, named[i].name);
+        enc->kind = named[i].kind;
+        return 0;
     }
     static const struct {
         const char *prefix;
@@ -107,7 +116,7 @@ int nvsf_encoding_parse(const char *name, nvsf_encoding *enc, nvsf_error *err)
                  {"blob_sz_fill(", NVSF_ENC_BLOB_SZ_FILL}};
     for (size_t i = 0; i < sizeof fills / sizeof fills[0]; i++) {
         size_t n = strlen(fills[i].prefix);
-        if (strncasecmp(name, fills[i].prefix, n) == 0) {
+        if (strncmp(name, fills[i].prefix, n) == 0) {
             enc->kind = fills[i].kind;
             if (parse_fill(name + n, enc) == 0)
                 return 0;
