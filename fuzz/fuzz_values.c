@@ -347,7 +347,8 @@ static void check_size(const char *text)
         b--;
     int hex = b - a > 2 && text[a] == '0' && (text[a + 1] == 'x' || text[a + 1] == 'X');
     size_t i = a + (hex ? 2 : 0);
-    int number = i < b;
+    /* int(text, 0) refuses a decimal with a leading zero ("012288"). */
+    int number = i < b && (hex || b - a == 1 || text[a] != '0');
     unsigned __int128 v = 0;
     for (; number && i < b; i++) {
         int d = hex ? hexval(text[i])

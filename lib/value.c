@@ -414,6 +414,12 @@ int nvsf_parse_size(const char *text, uint32_t *size, nvsf_error *err)
     if (len > 2 && p[0] == '0' && (p[1] == 'x' || p[1] == 'X')) {
         base = 16;
         i = 2;
+    } else if (len > 1 && p[0] == '0') {
+        /* Python's int(text, 0), which the reference uses, refuses it. */
+        return nvsf_fail(err, NVSF_E_INPUT,
+                         "size '%s' starts with 0: write it in decimal without "
+                         "leading zeros or in 0x hex, e.g. 0x3000",
+                         text);
     }
     for (; ok && i < len; i++) {
         int d = base == 16 ? hex_digit(p[i])

@@ -551,7 +551,7 @@ static void test_parse_size_rejected(void **state)
     static const char *const bad[] = {
         "0x2800", "0", "4095", "abc", "", "0x", "-4096", "0x10000000",
         "0x8001000", "134221824", " ", "0x1000x", "4096 4096", "1e4",
-        "0x-1000", "99999999999999999999999999", "0x0",
+        "0x-1000", "99999999999999999999999999", "0x0", "012288", "00",
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         nvsf_error err = {0};
@@ -565,6 +565,10 @@ static void test_parse_size_rejected(void **state)
     nvsf_error err = {0};
     uint32_t size = 0;
     assert_true(nvsf_parse_size(NULL, &size, &err) < 0);
+    assert_int_equal(nvsf_parse_size("012288", &size, &err), NVSF_E_INPUT);
+    assert_string_equal(err.message,
+                        "size '012288' starts with 0: write it in decimal "
+                        "without leading zeros or in 0x hex, e.g. 0x3000");
 }
 
 /* ---- UTF-8 -------------------------------------------------------------- */
