@@ -5,6 +5,9 @@
 #include <string.h>
 
 static void cli_report(const char *prog, const char *level, const char *fmt,
+                       va_list ap) __attribute__((format(printf, 3, 0)));
+
+static void cli_report(const char *prog, const char *level, const char *fmt,
                        va_list ap)
 {
     fprintf(stderr, "%s: %s: ", prog, level);
