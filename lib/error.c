@@ -4,13 +4,31 @@
 #include <stdio.h>
 #include <string.h>
 
+/* A message cut to fit its buffer must not end inside a UTF-8 character:
+ * drop an incomplete last sequence. */
+static void cut_to_whole_utf8(char *s, int printed, size_t size)
+{
+    if (printed >= 0 && (size_t)printed < size)
+        return;
+    size_t n = strlen(s), lead = n;
+    while (lead > 0 && ((unsigned char)s[lead - 1] & 0xC0) == 0x80)
+        lead--;
+    if (lead == 0)
+        return;
+    unsigned char c = (unsigned char)s[lead - 1];
+    size_t want = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC0 ? 2 : 1;
+    if (n - (lead - 1) < want)
+        s[lead - 1] = '\0';
+}
+
 void nvsf_error_set(nvsf_error *err, int code, const char *fmt, ...)
 {
     if (err) {
         va_list ap;
         va_start(ap, fmt);
-        vsnprintf(err->message, sizeof err->message, fmt, ap);
+        int printed = vsnprintf(err->message, sizeof err->message, fmt, ap);
         va_end(ap);
+        cut_to_whole_utf8(err->message, printed, sizeof err->message);
         err->code = code;
     }
 }
@@ -28,7 +46,10 @@ int nvsf_error_prefix(nvsf_error *err, const char *fmt, ...)
     memcpy(old, err->message, sizeof old);
     old[sizeof old - 1] = '\0';
     /* Truncation is acceptable: the start of the message matters most. */
-    if (snprintf(err->message, sizeof err->message, "%s: %s", prefix, old) < 0)
+    int printed = snprintf(err->message, sizeof err->message, "%s: %s", prefix, old);
+    if (printed < 0)
         err->message[0] = '\0';
+    else
+        cut_to_whole_utf8(err->message, printed, sizeof err->message);
     return err->code;
 }

@@ -16,6 +16,7 @@
 #include "csv.h"
 #include "mfg.h"
 #include "nvsforge/nvsforge.h"
+#include "value.h"
 
 typedef struct join {
     nvsf_mfg *m;
@@ -206,6 +207,31 @@ static void test_device_csv_bytes(void **state)
     join_close(&j);
 }
 
+/* An error message cut to its buffer ends on a whole UTF-8 character,
+ * wherever the cut falls (one extra ASCII byte moves it by one). */
+static void test_long_message_stays_utf8(void **state)
+{
+    (void)state;
+    for (int shift = 0; shift < 2; shift++) {
+        char values[2048] = "id,k\n";
+        if (shift)
+            strcat(values, "a");
+        for (int i = 0; i < 700; i++)
+            strcat(values, "\xc3\xa9"); /* é */
+        strcat(values, "/,1\n");
+        join j;
+        assert_int_equal(join_open(&j, "ns,namespace,\nk,data,u8\n", values, "id"), 0);
+        assert_int_equal(nvsf_csv_next(j.values, &j.rec, &j.err), 1);
+        nvsf_mfg_device dev;
+        assert_int_equal(nvsf_mfg_device_from(j.m, &j.rec, &dev, &j.err),
+                         NVSF_E_INPUT);
+        size_t n = strlen(j.err.message);
+        assert_true(n > NVSF_ERROR_MAX - 8);
+        assert_true(nvsf_utf8_valid((const uint8_t *)j.err.message, n));
+        join_close(&j);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -215,6 +241,7 @@ int main(void)
         cmocka_unit_test(test_fileid_borrowed),
         cmocka_unit_test(test_header_binding),
         cmocka_unit_test(test_device_csv_bytes),
+        cmocka_unit_test(test_long_message_stays_utf8),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
