@@ -13,6 +13,7 @@ typedef struct mfg_entry {
     int repeat;
     unsigned line;
     size_t column;   /* the key's column in the values file */
+    size_t repeat_column; /* REPEAT: the column the reference fills in */
 } mfg_entry;
 
 struct nvsf_mfg {
@@ -290,6 +291,19 @@ int nvsf_mfg_set_header(nvsf_mfg *m, const char *values_source,
                          "config key",
                          m->config_source, m->entries[next].line,
                          m->entries[next].name, values_source);
+    /* The reference fills in REPEAT values by name: each REPEAT key, in
+     * config order, takes the first column of its name after the previous
+     * one's (its own, unless the name stands twice in the config). */
+    size_t from = 0;
+    for (size_t i = 0; i < m->nentries; i++) {
+        mfg_entry *e = &m->entries[i];
+        if (!e->repeat)
+            continue;
+        e->repeat_column = from;
+        while (strcmp(header->fields[e->repeat_column].data, e->name) != 0)
+            e->repeat_column++;
+        from = e->repeat_column + 1;
+    }
     m->fileid_column = -1;
     if (fileid) {
         for (size_t k = 0; k < header->nfields && m->fileid_column < 0; k++)
@@ -332,13 +346,15 @@ int nvsf_mfg_check_id(const char *id, nvsf_error *err)
 }
 
 /* The column the reference takes for `name`: the first from `from` on
- * whose value is `name`, else its own column `own` (columns before it are
- * never named `name`: the header binding sees to that). */
+ * whose name or value is `name`; at the latest its own column `own`. (A
+ * column before `own` of that name is the same name's earlier key, passed
+ * over when that key took another column's value.) */
 static size_t reference_column(const nvsf_mfg *m, size_t from, size_t own,
                                const char *name)
 {
     for (size_t c = from; c < own; c++)
-        if (strcmp(m->created[c], name) == 0)
+        if (strcmp(m->header_names[c], name) == 0 ||
+            strcmp(m->created[c], name) == 0)
             return c;
     return own;
 }
@@ -360,20 +376,21 @@ int nvsf_mfg_device_from(nvsf_mfg *m, const nvsf_csv_record *rec,
         mfg_entry *e = &m->entries[i];
         if (!e->repeat)
             continue;
-        const nvsf_csv_field *f = &rec->fields[e->column];
+        size_t c = e->repeat_column;
+        const nvsf_csv_field *f = &rec->fields[c];
         if (!m->have_first) {
-            if (!(m->first_values[e->column] = strdup(f->data)))
+            if (!(m->first_values[c] = strdup(f->data)))
                 return nvsf_fail(err, NVSF_E_NOMEM, "out of memory");
             continue;
         }
-        const char *first = m->first_values[e->column];
+        const char *first = m->first_values[c];
         if (f->len && strcmp(f->data, first) != 0)
             return nvsf_fail(err, NVSF_E_INPUT,
                              "%s:%u: key '%s' is REPEAT: its value comes from "
                              "the first device line; leave it empty here",
                              vsrc, rec->line, e->name);
-        m->created[e->column] = first;
-        m->created_len[e->column] = strlen(first);
+        m->created[c] = first;
+        m->created_len[c] = strlen(first);
     }
     m->have_first = 1;
 
@@ -384,7 +401,8 @@ int nvsf_mfg_device_from(nvsf_mfg *m, const nvsf_csv_record *rec,
         size_t c = reference_column(m, 0, (size_t)m->fileid_column, fileid);
         if (c != (size_t)m->fileid_column)
             m->borrowed[nborrowed++] = (nvsf_mfg_borrow){
-                fileid, 1, m->header_names[c], m->created[c]};
+                fileid, 1, c, m->header_names[c], (size_t)m->fileid_column,
+                m->created[c]};
         dev->id = m->created[c];
         int rc = nvsf_mfg_check_id(dev->id, err);
         /* Without err, the prefix would have no code to give back. */
@@ -408,8 +426,8 @@ int nvsf_mfg_device_from(nvsf_mfg *m, const nvsf_csv_record *rec,
         }
         size_t c = reference_column(m, from, e->column, e->name);
         if (c != e->column)
-            m->borrowed[nborrowed++] =
-                (nvsf_mfg_borrow){e->name, 0, m->header_names[c], m->created[c]};
+            m->borrowed[nborrowed++] = (nvsf_mfg_borrow){
+                e->name, 0, c, m->header_names[c], e->column, m->created[c]};
         r->value = m->created[c];
         r->value_len = m->created_len[c];
         from = c + 1;

@@ -47,14 +47,17 @@ size_t nvsf_mfg_row_count(const nvsf_mfg *m);
  * previous key's, whose name *or value* is the key's name (and the --fileid
  * to the first such column from the start). Normally that is the key's own
  * column; a column before it whose value happens to be the key's name wins
- * instead. nvsforge does the same, to write the same bytes, and lists each
+ * instead (or, when the name stands twice in the config, the earlier key's
+ * column that such a borrowing passed over). nvsforge does the same, to write the same bytes, and lists each
  * such case so that the command can say so.
  */
 typedef struct nvsf_mfg_borrow {
     const char *key;    /* the config key, or the --fileid column name */
     int is_fileid;
-    const char *column; /* the header name of the column the value came from */
-    const char *value;  /* that column's value: the key's name */
+    size_t column;      /* the column the value came from (from 0) */
+    const char *column_name;
+    size_t own_column;  /* the key's own column */
+    const char *value;  /* the value taken */
 } nvsf_mfg_borrow;
 
 typedef struct nvsf_mfg_device {

@@ -569,12 +569,14 @@ static void warn_borrowed(const mfg_args *a, const nvsf_mfg_device *dev)
     for (size_t i = 0; i < dev->nborrowed; i++) {
         const nvsf_mfg_borrow *bw = &dev->borrowed[i];
         cli_warning(a->prog,
-                    "%s:%u: %s '%s' takes the value '%s' of column '%s', whose "
-                    "value is that name, not of its own column: ESP-IDF's "
-                    "mfg_gen does so and nvsforge writes the same; rename the "
-                    "key or change that value if this is not meant",
+                    "%s:%u: %s '%s' takes the value '%s' of column %zu ('%s'), "
+                    "not of its own column %zu: ESP-IDF's mfg_gen takes the "
+                    "first column whose name or value is the key's name, and "
+                    "nvsforge writes the same; rename the key or change that "
+                    "value if this is not meant",
                     a->values, dev->line, bw->is_fileid ? "--fileid" : "key",
-                    bw->key, bw->value, bw->column);
+                    bw->key, bw->value, bw->column + 1, bw->column_name,
+                    bw->own_column + 1);
     }
 }
 

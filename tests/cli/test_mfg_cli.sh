@@ -163,7 +163,7 @@ test_value_borrowed_as_the_reference_warns() {
     printf 'ns,namespace,\n1,data,u8\nname,data,string\n' >config.csv
     printf 'id,1,name\n1,50,A\n2,60,B\n' >values.csv
     expect_ok mfg_gen generate config.csv values.csv dev 0x3000 --outdir out --fileid id --quiet || return 1
-    [[ $out == "mfg_gen generate: warning: values.csv:2: key '1' takes the value '1' of column 'id', whose value is that name, not of its own column: ESP-IDF's mfg_gen does so and nvsforge writes the same; rename the key or change that value if this is not meant" ]] ||
+    [[ $out == "mfg_gen generate: warning: values.csv:2: key '1' takes the value '1' of column 1 ('id'), not of its own column 2: ESP-IDF's mfg_gen takes the first column whose name or value is the key's name, and nvsforge writes the same; rename the key or change that value if this is not meant" ]] ||
         fail "message: $out" || return 1
     [[ $(sed -n 3p out/csv/dev-1.csv) == $'1,data,u8,1\r' ]] || fail "device 1: $(cat out/csv/dev-1.csv)" || return 1
     [[ $(sed -n 3p out/csv/dev-2.csv) == $'1,data,u8,60\r' ]] || fail "device 2: $(cat out/csv/dev-2.csv)"

@@ -91,10 +91,12 @@ static void test_value_borrowed_from_a_column_holding_the_name(void **state)
     assert_value(&dev, 2, "name", "name"); /* batch's value */
     assert_int_equal(dev.nborrowed, 2);
     assert_string_equal(dev.borrowed[0].key, "1");
-    assert_string_equal(dev.borrowed[0].column, "id");
+    assert_string_equal(dev.borrowed[0].column_name, "id");
+    assert_int_equal(dev.borrowed[0].column, 0);
+    assert_int_equal(dev.borrowed[0].own_column, 1);
     assert_false(dev.borrowed[0].is_fileid);
     assert_string_equal(dev.borrowed[1].key, "name");
-    assert_string_equal(dev.borrowed[1].column, "batch");
+    assert_string_equal(dev.borrowed[1].column_name, "batch");
 
     join_next(&j, &dev); /* id 2: every value from its own column */
     assert_value(&dev, 1, "1", "60");
@@ -121,6 +123,48 @@ static void test_borrowing_moves_the_scan(void **state)
     join_close(&j);
 }
 
+/* A name twice in the config: when the first key borrows, the scan for
+ * the second passes by the first's own column, which has its name. */
+static void test_borrowing_with_a_name_twice(void **state)
+{
+    (void)state;
+    join j;
+    assert_int_equal(join_open(&j, "n,namespace,\n2,data,string\nm,namespace,\n2,data,string\n",
+                               "id,2,2\n1,x,y\n2,p,q\n", NULL),
+                     0);
+    nvsf_mfg_device dev;
+    join_next(&j, &dev);
+    assert_value(&dev, 1, "2", "x");
+    assert_value(&dev, 3, "2", "y");
+    join_next(&j, &dev);
+    assert_value(&dev, 1, "2", "2"); /* id's value */
+    assert_value(&dev, 3, "2", "p"); /* the first '2' column */
+    assert_int_equal(dev.nborrowed, 2);
+    assert_int_equal(dev.borrowed[1].column, 1);
+    assert_int_equal(dev.borrowed[1].own_column, 2);
+    join_close(&j);
+}
+
+/* REPEAT values go by name: the first column of the REPEAT key's name,
+ * here the earlier namespace's key of the same name. */
+static void test_repeat_column_by_name(void **state)
+{
+    (void)state;
+    join j;
+    assert_int_equal(join_open(&j, "a,namespace,\nk,data,string\nb,namespace,\nk,data,string,REPEAT\n",
+                               "k,k\nx,y\n,\n", NULL),
+                     0);
+    nvsf_mfg_device dev;
+    join_next(&j, &dev);
+    join_next(&j, &dev);
+    assert_value(&dev, 1, "k", "x"); /* filled in from the first line */
+    assert_value(&dev, 3, "k", "");
+    assert_int_equal(dev.ncreated, 2);
+    assert_string_equal(dev.created[0], "x");
+    assert_string_equal(dev.created[1], "");
+    join_close(&j);
+}
+
 static void test_fileid_borrowed(void **state)
 {
     (void)state;
@@ -134,7 +178,7 @@ static void test_fileid_borrowed(void **state)
     assert_int_equal(dev.nborrowed, 1);
     assert_true(dev.borrowed[0].is_fileid);
     assert_string_equal(dev.borrowed[0].key, "serial");
-    assert_string_equal(dev.borrowed[0].column, "batch");
+    assert_string_equal(dev.borrowed[0].column_name, "batch");
     join_next(&j, &dev);
     assert_string_equal(dev.id, "S2");
     assert_int_equal(dev.nborrowed, 0);
@@ -238,6 +282,8 @@ int main(void)
         cmocka_unit_test(test_values_from_their_columns),
         cmocka_unit_test(test_value_borrowed_from_a_column_holding_the_name),
         cmocka_unit_test(test_borrowing_moves_the_scan),
+        cmocka_unit_test(test_borrowing_with_a_name_twice),
+        cmocka_unit_test(test_repeat_column_by_name),
         cmocka_unit_test(test_fileid_borrowed),
         cmocka_unit_test(test_header_binding),
         cmocka_unit_test(test_device_csv_bytes),
