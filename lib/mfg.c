@@ -293,7 +293,8 @@ int nvsf_mfg_set_header(nvsf_mfg *m, const char *values_source,
                          m->entries[next].name, values_source);
     /* The reference fills in REPEAT values by name: each REPEAT key, in
      * config order, takes the first column of its name after the previous
-     * one's (its own, unless the name stands twice in the config). */
+     * one's (its own, unless the name stands twice in the config; the scan
+     * stops at its own column at the latest). */
     size_t from = 0;
     for (size_t i = 0; i < m->nentries; i++) {
         mfg_entry *e = &m->entries[i];

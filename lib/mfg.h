@@ -48,8 +48,9 @@ size_t nvsf_mfg_row_count(const nvsf_mfg *m);
  * to the first such column from the start). Normally that is the key's own
  * column; a column before it whose value happens to be the key's name wins
  * instead (or, when the name stands twice in the config, the earlier key's
- * column that such a borrowing passed over). nvsforge does the same, to write the same bytes, and lists each
- * such case so that the command can say so.
+ * column that such a borrowing passed over). nvsforge does the same, to
+ * write the same bytes, and lists each such case so that the command can
+ * say so.
  */
 typedef struct nvsf_mfg_borrow {
     const char *key;    /* the config key, or the --fileid column name */
