@@ -105,8 +105,8 @@ static int wifi_ap_pmk(nvsf_rows *r, const char *key, const uint8_t *raw,
         return 0;
     uint8_t info[132];
     memset(info, 0, 100);
-    if (!PKCS5_PBKDF2_HMAC_SHA1((const char *)r->ap_passwd.data,
-                                (int)r->ap_passwd.len, (const unsigned char *)r->ap_ssid.data,
+    if (!PKCS5_PBKDF2_HMAC_SHA1(r->ap_passwd.data, (int)r->ap_passwd.len,
+                                (const unsigned char *)r->ap_ssid.data,
                                 (int)r->ap_ssid.len, 4096, 32, info + 100))
         return nvsf_fail(err, NVSF_E_CRYPTO, "PBKDF2 for ap.pmk_info failed");
     rc = nvsf_builder_add_blob(r->b, "ap.pmk_info", info, sizeof info, err);
