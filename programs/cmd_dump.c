@@ -10,7 +10,7 @@
 
 #include "cli.h"
 #include "commands.h"
-#include "fsutil.h"
+#include "files.h"
 #include "keyopts.h"
 #include "reader.h"
 #include "value.h"
@@ -68,7 +68,7 @@ int dump_load(const char *path, const char *inputkey, const char *hmac_path,
     else if (hmac_path && !(rc = keys_read_hmac(hmac_path, hmac, err)))
         rc = nvsf_key_from_hmac(hmac, xts, err);
     if (!rc)
-        rc = fs_read_file(path, &data, &len, err);
+        rc = plat_read_file(path, &data, &len, err);
     if (!rc)
         rc = nvsf_image_read(data, len, inputkey || hmac_path ? xts : NULL, img,
                              err);

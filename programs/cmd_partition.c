@@ -9,7 +9,7 @@
 #include "cli.h"
 #include "commands.h"
 #include "error.h"
-#include "fsutil.h"
+#include "files.h"
 #include "keyopts.h"
 
 #define PARTITION_USAGE \
@@ -133,7 +133,7 @@ static const char decrypt_help[] =
 /* The last moment a signal can still stop a command cleanly. */
 static int commit_unless_interrupted(fs_txn *txn, nvsf_error *err)
 {
-    if (fs_interrupted())
+    if (plat_interrupted())
         return nvsf_fail(err, NVSF_E_IO,
                          "interrupted by a signal; nothing was written");
     return fs_txn_commit(txn, err);
@@ -147,7 +147,7 @@ static int commit_with_image(fs_txn *txn, const char *output,
 {
     int rc = fs_mkdirs_for(output, err);
     if (!rc)
-        rc = fs_txn_add(txn, output, image, size, FS_PUBLIC, err);
+        rc = fs_txn_add(txn, output, image, size, PLAT_PUBLIC, err);
     if (!rc)
         rc = commit_unless_interrupted(txn, err);
     return rc;
@@ -159,7 +159,7 @@ static int command_status(const char *prog, int rc, const nvsf_error *err)
     if (!rc)
         return EXIT_OK;
     cli_fail(prog, err);
-    return fs_interrupted() ? EXIT_INTERRUPTED : EXIT_FAIL;
+    return plat_interrupted() ? EXIT_INTERRUPTED : EXIT_FAIL;
 }
 
 static int parse_version(const char *prog, const char *text, int *version,
@@ -192,7 +192,7 @@ static int build_image(const char *const *inputs, int ninputs, uint32_t size,
     for (int i = 0; !rc && i < ninputs; i++) {
         uint8_t *csv;
         size_t len;
-        rc = fs_read_file(inputs[i], &csv, &len, err);
+        rc = plat_read_file(inputs[i], &csv, &len, err);
         if (rc)
             break;
         rc = nvsf_rows_add_csv(rows, inputs[i], (const char *)csv, len, err);
@@ -270,7 +270,7 @@ static int cmd_generate(const char *prog, int argc, char **argv, int encrypt)
     if (!rc && (!(outdir = fs_expand_home(outdir_arg)) ||
                 !(output = fs_join(outdir, output_arg))))
         rc = nvsf_fail(&err, NVSF_E_NOMEM, "out of memory");
-    if (!rc && fs_exists(output))
+    if (!rc && plat_exists(output))
         rc = nvsf_fail(&err, NVSF_E_IO,
                        "'%s' already exists; nvsforge never replaces an "
                        "output: move it away or choose another name",
@@ -365,7 +365,7 @@ int cmd_generate_key(const char *prog, int argc, char **argv)
                             &km, &err);
     if (!rc)
         rc = keys_make(&ko, hmac_in, &km, &err);
-    if (!rc && fs_exists(km.key_path))
+    if (!rc && plat_exists(km.key_path))
         rc = nvsf_fail(&err, NVSF_E_IO,
                        "key file '%s' already exists; nvsforge never replaces a "
                        "key: choose another name with --keyfile",
@@ -413,7 +413,7 @@ static int cmd_decrypt(const char *prog, int argc, char **argv)
     char *outdir = fs_expand_home(outdir_arg);
     char *output = outdir ? fs_join(outdir, pos[2]) : NULL;
     rc = output ? 0 : nvsf_fail(&err, NVSF_E_NOMEM, "out of memory");
-    if (!rc && fs_exists(output))
+    if (!rc && plat_exists(output))
         rc = nvsf_fail(&err, NVSF_E_IO,
                        "'%s' already exists; nvsforge never replaces an "
                        "output: move it away or choose another name",
@@ -421,7 +421,7 @@ static int cmd_decrypt(const char *prog, int argc, char **argv)
     if (!rc)
         rc = keys_read_input(pos[1], key, &err);
     if (!rc)
-        rc = fs_read_file(pos[0], &image, &size, &err);
+        rc = plat_read_file(pos[0], &image, &size, &err);
     if (!rc && (size == 0 || size % NVSF_PAGE_SIZE))
         rc = nvsf_fail(&err, NVSF_E_FORMAT,
                        "'%s' is %zu bytes, not a whole number of 4096-byte "

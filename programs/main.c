@@ -7,7 +7,7 @@
 
 #include "cli.h"
 #include "commands.h"
-#include "fsutil.h"
+#include "platform.h"
 
 #define NVSFORGE_USAGE "usage: nvsforge <command> [options]\n"
 
@@ -42,7 +42,7 @@ static int invoked_as(const char *argv0, const char *name)
 
 int main(int argc, char **argv)
 {
-    fs_init();
+    plat_interrupt_install();
     const char *argv0 = argc > 0 ? argv[0] : "nvsforge";
     if (invoked_as(argv0, "nvs_partition_gen"))
         return cmd_partition("nvs_partition_gen", argc, argv);

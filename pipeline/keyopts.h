@@ -9,7 +9,7 @@
 
 #include <stdint.h>
 
-#include "fsutil.h"
+#include "files.h"
 #include "nvsforge/nvsforge.h"
 
 typedef struct key_options {

@@ -44,7 +44,7 @@ int keys_read_hmac(const char *path, uint8_t hmac[NVSF_HMAC_KEY_SIZE],
 {
     uint8_t *data;
     size_t len;
-    int rc = fs_read_file(path, &data, &len, err);
+    int rc = plat_read_file(path, &data, &len, err);
     if (rc)
         return rc;
     if (len != NVSF_HMAC_KEY_SIZE)
@@ -69,7 +69,7 @@ int keys_read_input(const char *path, uint8_t xts[NVSF_XTS_KEY_SIZE],
                          path);
     uint8_t *data;
     size_t len;
-    int rc = fs_read_file(path, &data, &len, err);
+    int rc = plat_read_file(path, &data, &len, err);
     if (rc)
         return rc;
     rc = nvsf_key_partition_read(data, len, xts, err);
@@ -84,7 +84,7 @@ void keys_default_name(char *buf, size_t size)
 {
     time_t now = time(NULL);
     struct tm tm;
-    localtime_r(&now, &tm);
+    plat_local_time(now, &tm);
     strftime(buf, size, "keys-%m-%d_%H-%M.bin", &tm);
 }
 
@@ -178,7 +178,7 @@ int keys_stage(const key_material *km, fs_txn *t, nvsf_error *err)
             continue;
         int rc = fs_mkdirs_for(paths[i], err);
         if (!rc)
-            rc = fs_txn_add(t, paths[i], data[i], lens[i], FS_SECRET, err);
+            rc = fs_txn_add(t, paths[i], data[i], lens[i], PLAT_SECRET, err);
         if (rc)
             return rc;
     }

@@ -1,30 +1,19 @@
 /*
- * File-system policy of the command line: outputs are written to a temporary
- * file beside their final name and then renamed into place without ever
- * replacing an existing file, so each output is either complete or absent.
- * Several files that belong together (an image and its key) go in one
- * transaction: all of them appear, or none.
+ * Output files that are complete or absent: each is written to a temporary
+ * file beside its final name and then renamed into place, so a reader (or a
+ * crash) never sees a part of one. Several files that belong together (an
+ * image and its key) go in one transaction: all of them appear, or none.
+ * Built on platform.h only.
  */
-#ifndef NVSF_FSUTIL_H
-#define NVSF_FSUTIL_H
+#ifndef NVSF_FILES_H
+#define NVSF_FILES_H
 
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
-#include <sys/types.h>
 
 #include "nvsforge/nvsforge.h"
-
-/* Call once at start-up: records the umask and installs the SIGINT/SIGTERM
- * handlers that remove temporary files before the process dies. */
-void fs_init(void);
-
-/* Set by the signal handler; long loops check it and stop. */
-int fs_interrupted(void);
-
-/* Read a whole file (malloc'd, NUL-terminated beyond len). */
-int fs_read_file(const char *path, uint8_t **data, size_t *len,
-                 nvsf_error *err);
+#include "platform.h"
 
 /* nvsf_file_reader for `file` rows: paths relative to the working folder. */
 int fs_file_reader(void *ctx, const char *path, uint8_t **data, size_t *len,
@@ -36,8 +25,6 @@ int fs_mkdirs(const char *dir, nvsf_error *err);
 /* Create the folders above `path`. */
 int fs_mkdirs_for(const char *path, nvsf_error *err);
 
-int fs_exists(const char *path);
-
 /* An output folder as given: NULL means the working folder; a leading "~"
  * is the home folder, as the reference's os.path.expanduser does. Returns
  * malloc'd text. */
@@ -47,21 +34,19 @@ char *fs_expand_home(const char *dir);
  * name ignores the folder. Returns malloc'd text. */
 char *fs_join(const char *dir, const char *name);
 
-enum fs_mode { FS_PUBLIC, FS_SECRET }; /* umask-respecting / 0600 */
-
 #define FS_TXN_MAX 8
 
 typedef struct fs_txn {
     int count;
     char *tmp[FS_TXN_MAX];
     char *final[FS_TXN_MAX];
-    int durable; /* fsync files and folders before reporting success */
+    int durable; /* sync files and folders before reporting success */
 } fs_txn;
 
 /* Stage `data` as the future content of `path`: written now to a
  * temporary file in the same folder. Fails if `path` already exists. */
 int fs_txn_add(fs_txn *t, const char *path, const void *data, size_t len,
-               enum fs_mode mode, nvsf_error *err);
+               enum plat_mode mode, nvsf_error *err);
 
 /* Move every staged file into place, never replacing an existing file. On
  * failure nothing of the transaction remains. */
@@ -81,7 +66,7 @@ typedef struct fs_stream {
     char *final;
 } fs_stream;
 
-int fs_stream_open(fs_stream *s, const char *path, enum fs_mode mode,
+int fs_stream_open(fs_stream *s, const char *path, enum plat_mode mode,
                    nvsf_error *err);
 int fs_stream_commit(fs_stream *s, int durable, nvsf_error *err);
 void fs_stream_abort(fs_stream *s);
