@@ -33,8 +33,8 @@ declare -A max_len=([fuzz_csv]=4096 [fuzz_values]=1024 [fuzz_partition_csv]=8192
 
 flags=(-std=c11 -D_POSIX_C_SOURCE=200809L -g -O1 -fno-omit-frame-pointer
        -fsanitize=address,undefined -fno-sanitize-recover=all
-       -I"$root/include" -I"$root/lib" -I"$root/fuzz")
-libsrc=(buf builder crc csv error keys mfg reader rows value xts)
+       -DNVSF_HAVE_ZLIB=1 -I"$root/include" -I"$root/lib" -I"$root/fuzz")
+libsrc=(buf builder crc crypto_openssl csv error keys mfg reader rows value)
 
 mkdir -p "$out/obj"
 if [ -z "${NVSF_FUZZ_NOBUILD:-}" ]; then

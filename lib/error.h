@@ -4,7 +4,10 @@
 
 #include "nvsforge/nvsforge.h"
 
-#if defined(__GNUC__)
+#if defined(__MINGW32__)
+/* mingw's C99 stdio (__USE_MINGW_ANSI_STDIO, set by CMake) takes %zu. */
+#define NVSF_PRINTF(f, a) __attribute__((format(gnu_printf, f, a)))
+#elif defined(__GNUC__)
 #define NVSF_PRINTF(f, a) __attribute__((format(printf, f, a)))
 #else
 #define NVSF_PRINTF(f, a)

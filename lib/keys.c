@@ -1,46 +1,9 @@
 /* Keys and whole-image encryption. */
-#define _DEFAULT_SOURCE /* getrandom(2), XSI strerror_r */
-
-#include <errno.h>
 #include <string.h>
-#include <sys/random.h>
 
-#include <openssl/crypto.h>
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
-
+#include "crypto.h"
 #include "error.h"
 #include "nvs_format.h"
-#include "xts.h"
-
-int nvsf_random_bytes(void *buf, size_t len, nvsf_error *err)
-{
-    uint8_t *p = buf;
-    while (len > 0) {
-        /* Flags 0: the urandom pool, blocking only until it is seeded.
-         * Large requests and signals can give short reads. */
-        ssize_t n = getrandom(p, len, 0);
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            char why[128] = "unknown error";
-            (void)strerror_r(errno, why, sizeof why);
-            return nvsf_fail(err, NVSF_E_CRYPTO,
-                             "the operating system's random generator "
-                             "failed: %s",
-                             why);
-        }
-        p += n;
-        len -= (size_t)n;
-    }
-    return NVSF_OK;
-}
-
-void nvsf_wipe(void *p, size_t len)
-{
-    if (p)
-        OPENSSL_cleanse(p, len);
-}
 
 int nvsf_key_from_hmac(const uint8_t hmac_key[NVSF_HMAC_KEY_SIZE],
                        uint8_t xts_key[NVSF_XTS_KEY_SIZE], nvsf_error *err)
@@ -53,13 +16,12 @@ int nvsf_key_from_hmac(const uint8_t hmac_key[NVSF_HMAC_KEY_SIZE],
         for (size_t i = 0; i < sizeof seed; i++)
             seed[i] = seed_unit[k][i % 4];
         /* HMAC writes straight into xts_key: no secret copies to wipe. */
-        unsigned int outl = 0;
-        if (!HMAC(EVP_sha256(), hmac_key, NVSF_HMAC_KEY_SIZE, seed,
-                  sizeof seed, xts_key + (size_t)32 * k, &outl) ||
-            outl != 32) {
+        int rc = nvsf_hmac_sha256(hmac_key, NVSF_HMAC_KEY_SIZE, seed,
+                                  sizeof seed, xts_key + (size_t)32 * k, err);
+        if (rc != NVSF_OK) {
             nvsf_wipe(xts_key, NVSF_XTS_KEY_SIZE);
-            return nvsf_fail(err, NVSF_E_CRYPTO,
-                             "HMAC-SHA256 failed while deriving the XTS key");
+            nvsf_error_prefix(err, "deriving the XTS key");
+            return rc;
         }
     }
     return NVSF_OK;

@@ -27,13 +27,13 @@
  */
 #include "reader.h"
 
-#include <openssl/evp.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "buf.h"
+#include "crypto.h"
 #include "csv.h"
 #include "error.h"
 #include "nvs_format.h"
@@ -1213,10 +1213,12 @@ static int ap_pmk_before(exporter *x, const nvsf_item *it, const nvsf_buf *cell,
     const nvsf_buf *s = which == 1 ? cell : &x->ssid;
     const nvsf_buf *p = which == 2 ? cell : &x->passwd;
     memset(pmk, 0, 100);
-    if (!PKCS5_PBKDF2_HMAC_SHA1(p->data ? p->data : "", (int)p->len,
-                                (const unsigned char *)(s->data ? s->data : ""),
-                                (int)s->len, 4096, 32, pmk + 100))
-        return nvsf_fail(x->err, NVSF_E_CRYPTO, "PBKDF2 for ap.pmk_info failed");
+    int rc = nvsf_pbkdf2_hmac_sha1(p->data, p->len, s->data, s->len, 4096,
+                                   pmk + 100, 32, x->err);
+    if (rc != NVSF_OK) {
+        nvsf_error_prefix(x->err, "ap.pmk_info");
+        return rc;
+    }
     return 1;
 }
 

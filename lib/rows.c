@@ -11,11 +11,11 @@
  *     known, the blob `ap.pmk_info` (100 x 0, then
  *     PBKDF2-HMAC-SHA1(passwd, ssid, 4096, 32)) is written just before it.
  */
-#include <openssl/evp.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "buf.h"
+#include "crypto.h"
 #include "csv.h"
 #include "error.h"
 #include "value.h"
@@ -105,10 +105,13 @@ static int wifi_ap_pmk(nvsf_rows *r, const char *key, const uint8_t *raw,
         return 0;
     uint8_t info[132];
     memset(info, 0, 100);
-    if (!PKCS5_PBKDF2_HMAC_SHA1(r->ap_passwd.data, (int)r->ap_passwd.len,
-                                (const unsigned char *)r->ap_ssid.data,
-                                (int)r->ap_ssid.len, 4096, 32, info + 100))
-        return nvsf_fail(err, NVSF_E_CRYPTO, "PBKDF2 for ap.pmk_info failed");
+    rc = nvsf_pbkdf2_hmac_sha1(r->ap_passwd.data, r->ap_passwd.len,
+                               r->ap_ssid.data, r->ap_ssid.len, 4096, info + 100,
+                               32, err);
+    if (rc != NVSF_OK) {
+        nvsf_error_prefix(err, "ap.pmk_info");
+        return rc;
+    }
     rc = nvsf_builder_add_blob(r->b, "ap.pmk_info", info, sizeof info, err);
     nvsf_wipe(info, sizeof info);
     return rc;

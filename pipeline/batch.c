@@ -2,12 +2,12 @@
 #include "batch.h"
 
 #include <errno.h>
-#include <openssl/evp.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "crypto.h"
 #include "csv.h"
 #include "error.h"
 #include "files.h"
@@ -480,13 +480,14 @@ typedef struct pool {
     batch *b;
 } pool;
 
-static void sha256_hex(const void *data, size_t len, char out[65])
+static int sha256_hex(const void *data, size_t len, char out[65],
+                      nvsf_error *err)
 {
-    unsigned char md[32];
-    unsigned int n = 0;
-    EVP_Digest(data, len, md, &n, EVP_sha256(), NULL);
-    for (unsigned i = 0; i < 32; i++)
+    uint8_t md[NVSF_SHA256_SIZE];
+    int rc = nvsf_sha256(data, len, md, err);
+    for (unsigned i = 0; rc == NVSF_OK && i < NVSF_SHA256_SIZE; i++)
         snprintf(out + 2 * (size_t)i, 3, "%02x", md[i]);
+    return rc;
 }
 
 /* Copy a device's rows so the reader can move on. */
@@ -563,15 +564,14 @@ static int job_run(batch *b, job *j, uint8_t *image, nvsf_error *err)
         rc = fs_txn_add(&j->txn, j->names.bin, image, a->size, PLAT_PUBLIC, err);
     if (!rc)
         rc = keys_stage(&km, &j->txn, err);
-    if (!rc) {
-        sha256_hex(image, a->size, j->sha[0]);
-        if (a->keys.keygen)
-            sha256_hex(km.key_file, sizeof km.key_file, j->sha[1]);
-        else if (a->keys.inputkey)
-            memcpy(j->sha[1], b->input_key_sha, 65);
-        if (km.hmac_path)
-            sha256_hex(km.hmac, sizeof km.hmac, j->sha[2]);
-    }
+    if (!rc)
+        rc = sha256_hex(image, a->size, j->sha[0], err);
+    if (!rc && a->keys.keygen)
+        rc = sha256_hex(km.key_file, sizeof km.key_file, j->sha[1], err);
+    else if (!rc && a->keys.inputkey)
+        memcpy(j->sha[1], b->input_key_sha, 65);
+    if (!rc && km.hmac_path)
+        rc = sha256_hex(km.hmac, sizeof km.hmac, j->sha[2], err);
     km.key_path = km.hmac_path = NULL; /* owned by j->names */
     keys_free(&km);
     nvsf_buf_free(&csv);
@@ -1000,7 +1000,7 @@ int batch_run(const batch_options *o, const batch_callbacks *cb,
         uint8_t *data;
         size_t len;
         if (!rc && !(rc = plat_read_file(o->keys.inputkey, &data, &len, err))) {
-            sha256_hex(data, len, b.input_key_sha);
+            rc = sha256_hex(data, len, b.input_key_sha, err);
             nvsf_wipe(data, len);
             free(data);
         }

@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "nvs_format.h"
-#include "xts.h"
+#include "crypto.h"
 
 /* Reads a file under tests/unit (ctest's working directory). The data files
  * come from the conformance cases nvs_101_008 (generate-key with an HMAC key)
