@@ -40,8 +40,12 @@ struct nvsf_builder {
     int has_key;
     uint8_t xts_key[NVSF_XTS_KEY_SIZE];
     char namespaces[NVS_NAMESPACE_INDEX_MAX + 1][NVS_ENTRY_KEY_SIZE];
+    /* Names that nvsf_builder_namespace finds again (in raw mode, one
+     * declared by nvsf_builder_namespace_new is not among them). */
+    uint8_t namespace_found[NVS_NAMESPACE_INDEX_MAX + 1];
     unsigned namespace_count;
     unsigned namespace_current;  /* 0: none selected yet */
+    int raw;                     /* see nvsf_builder_new_raw */
     key_set keys;
 };
 
@@ -169,13 +173,19 @@ static void nvs_page_write_item(nvsf_builder *b, uint8_t *header,
 
 /* ---- creation ----------------------------------------------------------- */
 
-int nvsf_builder_new(nvsf_builder **out, uint32_t size, int version,
-                     const uint8_t *xts_key, nvsf_error *err)
+/* A builder of `size` bytes whose first `data_pages` pages may hold data. */
+static int nvs_builder_create(nvsf_builder **out, uint32_t size,
+                              uint32_t data_pages, int version,
+                              const uint8_t *xts_key, nvsf_error *err)
 {
     *out = NULL;
     if (size < NVS_PAGE_SIZE || size % NVS_PAGE_SIZE)
         return nvsf_fail(err, NVSF_E_USAGE,
                          "partition size 0x%x is not a multiple of 4096", size);
+    if (data_pages < 1 || data_pages > size / NVS_PAGE_SIZE)
+        return nvsf_fail(err, NVSF_E_USAGE,
+                         "%u data pages do not fit in a partition of 0x%x bytes",
+                         data_pages, size);
     if (version != 1 && version != 2)
         return nvsf_fail(err, NVSF_E_USAGE,
                          "format version must be 1 or 2, not %d", version);
@@ -186,9 +196,7 @@ int nvsf_builder_new(nvsf_builder **out, uint32_t size, int version,
     }
     memset(b->image, 0xFF, size);
     b->size = size;
-    b->data_pages = size / NVS_PAGE_SIZE;
-    if (!nvsf_size_is_read_only(size))
-        b->data_pages--; /* the erased page NVS needs to move data into */
+    b->data_pages = data_pages;
     b->version_byte = version == 1 ? NVS_PAGE_VERSION1 : NVS_PAGE_VERSION2;
     if (xts_key) {
         b->has_key = 1;
@@ -197,6 +205,25 @@ int nvsf_builder_new(nvsf_builder **out, uint32_t size, int version,
     nvs_page_write_header(b, 0, NVS_PAGE_STATE_ACTIVE);
     *out = b;
     return 0;
+}
+
+int nvsf_builder_new(nvsf_builder **out, uint32_t size, int version,
+                     const uint8_t *xts_key, nvsf_error *err)
+{
+    uint32_t pages = size / NVS_PAGE_SIZE;
+    if (!nvsf_size_is_read_only(size) && pages > 0)
+        pages--; /* the erased page NVS needs to move data into */
+    return nvs_builder_create(out, size, pages, version, xts_key, err);
+}
+
+int nvsf_builder_new_raw(nvsf_builder **out, uint32_t size,
+                         uint32_t data_pages, int version,
+                         const uint8_t *xts_key, nvsf_error *err)
+{
+    int rc = nvs_builder_create(out, size, data_pages, version, xts_key, err);
+    if (!rc)
+        (*out)->raw = 1;
+    return rc;
 }
 
 void nvsf_builder_free(nvsf_builder *b)
@@ -231,6 +258,30 @@ static int check_name(const char *what, const char *name, nvsf_error *err)
     return 0;
 }
 
+/* Outside raw mode: an item needs a namespace, and a key may be set once
+ * in each. */
+static int nvs_builder_check_new_key(nvsf_builder *b, const char *key,
+                                     nvsf_error *err)
+{
+    if (!b->namespace_current)
+        return nvsf_fail(err, NVSF_E_INPUT,
+                         "key '%s' comes before any namespace; the first "
+                         "entry must be a namespace",
+                         key);
+    uint8_t slot[1 + NVS_ENTRY_KEY_SIZE] = {0};
+    slot[0] = (uint8_t)b->namespace_current;
+    memcpy(slot + 1, key, strlen(key) + 1); /* fits: at most 15 bytes */
+    int rc = key_set_add(&b->keys, slot);
+    if (rc < 0)
+        return nvsf_fail(err, NVSF_E_NOMEM, "out of memory");
+    if (rc == 0)
+        return nvsf_fail(err, NVSF_E_INPUT,
+                         "key '%s' is already set in namespace '%s'; a key may "
+                         "appear once per namespace",
+                         key, b->namespaces[b->namespace_current]);
+    return 0;
+}
+
 /* A fresh header entry for `key` in the current namespace. */
 static int nvs_builder_item_header(nvsf_builder *b, const char *key,
                                    uint8_t type, uint8_t header[NVS_ENTRY_SIZE],
@@ -241,22 +292,11 @@ static int nvs_builder_item_header(nvsf_builder *b, const char *key,
     int rc = check_name("key", key, err);
     if (rc)
         return rc;
-    if (!b->namespace_current)
-        return nvsf_fail(err, NVSF_E_INPUT,
-                         "key '%s' comes before any namespace; the first "
-                         "entry must be a namespace",
-                         key);
-    uint8_t slot[1 + NVS_ENTRY_KEY_SIZE] = {0};
-    slot[0] = (uint8_t)b->namespace_current;
-    memcpy(slot + 1, key, strlen(key) + 1); /* fits: at most 15 bytes */
-    rc = key_set_add(&b->keys, slot);
-    if (rc < 0)
-        return nvsf_fail(err, NVSF_E_NOMEM, "out of memory");
-    if (rc == 0)
-        return nvsf_fail(err, NVSF_E_INPUT,
-                         "key '%s' is already set in namespace '%s'; a key may "
-                         "appear once per namespace",
-                         key, b->namespaces[b->namespace_current]);
+    if (!b->raw) {
+        rc = nvs_builder_check_new_key(b, key, err);
+        if (rc)
+            return rc;
+    }
     memset(header, 0xFF, NVS_ENTRY_SIZE);
     header[NVS_ENTRY_NS_OFFSET] = (uint8_t)b->namespace_current;
     header[NVS_ENTRY_TYPE_OFFSET] = type;
@@ -297,19 +337,10 @@ static int nvs_builder_put_primitive(nvsf_builder *b, uint8_t *header,
     return 0;
 }
 
-int nvsf_builder_namespace(nvsf_builder *b, const char *name, nvsf_error *err)
+/* Write a namespace entry with the next index and select it. */
+static int nvs_builder_declare_namespace(nvsf_builder *b, const char *name,
+                                         nvsf_error *err)
 {
-    if (b->finished)
-        return nvsf_fail(err, NVSF_E_USAGE, "the image is already finished");
-    int rc = check_name("namespace", name, err);
-    if (rc)
-        return rc;
-    for (unsigned i = 1; i <= b->namespace_count; i++) {
-        if (strncmp(b->namespaces[i], name, NVS_ENTRY_KEY_SIZE) == 0) {
-            b->namespace_current = i; /* declared before: reuse its index */
-            return 0;
-        }
-    }
     if (b->namespace_count >= NVS_NAMESPACE_INDEX_MAX)
         return nvsf_fail(err, NVSF_E_INPUT,
                          "namespace '%s' would be number %u; NVS allows at "
@@ -325,13 +356,74 @@ int nvsf_builder_namespace(nvsf_builder *b, const char *name, nvsf_error *err)
     memset(header + NVS_ENTRY_KEY_OFFSET, 0, NVS_ENTRY_KEY_SIZE);
     memcpy(header + NVS_ENTRY_KEY_OFFSET, name, strlen(name) + 1);
     header[NVS_ENTRY_DATA_OFFSET] = (uint8_t)index;
-    rc = nvs_builder_put_primitive(b, header, err);
+    int rc = nvs_builder_put_primitive(b, header, err);
     if (rc)
         return rc;
     memcpy(b->namespaces[index], name, strlen(name) + 1);
     b->namespace_count = index;
     b->namespace_current = index;
     return 0;
+}
+
+static int nvs_builder_check_namespace(const nvsf_builder *b, const char *name,
+                                       nvsf_error *err)
+{
+    if (b->finished)
+        return nvsf_fail(err, NVSF_E_USAGE, "the image is already finished");
+    return check_name("namespace", name, err);
+}
+
+int nvsf_builder_namespace(nvsf_builder *b, const char *name, nvsf_error *err)
+{
+    int rc = nvs_builder_check_namespace(b, name, err);
+    if (rc)
+        return rc;
+    for (unsigned i = 1; i <= b->namespace_count; i++) {
+        if (b->namespace_found[i] &&
+            strncmp(b->namespaces[i], name, NVS_ENTRY_KEY_SIZE) == 0) {
+            b->namespace_current = i; /* declared before: reuse its index */
+            return 0;
+        }
+    }
+    rc = nvs_builder_declare_namespace(b, name, err);
+    if (!rc)
+        b->namespace_found[b->namespace_current] = 1;
+    return rc;
+}
+
+/* ---- raw mode ------------------------------------------------------------ */
+
+int nvsf_builder_namespace_new(nvsf_builder *b, const char *name,
+                               nvsf_error *err)
+{
+    if (!b->raw)
+        return nvsf_fail(err, NVSF_E_USAGE,
+                         "a namespace declared twice needs a raw builder");
+    int rc = nvs_builder_check_namespace(b, name, err);
+    return rc ? rc : nvs_builder_declare_namespace(b, name, err);
+}
+
+int nvsf_builder_select_namespace_index(nvsf_builder *b, unsigned index,
+                                        nvsf_error *err)
+{
+    if (!b->raw)
+        return nvsf_fail(err, NVSF_E_USAGE,
+                         "a namespace index of choice needs a raw builder");
+    if (index > 0xFF)
+        return nvsf_fail(err, NVSF_E_INPUT,
+                         "namespace index %u does not fit in a byte", index);
+    b->namespace_current = index;
+    return 0;
+}
+
+unsigned nvsf_builder_namespace_index(const nvsf_builder *b)
+{
+    return b->namespace_current;
+}
+
+unsigned nvsf_builder_namespace_count(const nvsf_builder *b)
+{
+    return b->namespace_count;
 }
 
 static int put_integer(nvsf_builder *b, const char *key,
@@ -520,16 +612,25 @@ int nvsf_builder_add_blob(nvsf_builder *b, const char *key, const void *data,
     return nvs_builder_add_chunked_blob(b, header, data, len, err);
 }
 
+int nvsf_builder_peek(const nvsf_builder *b, uint8_t *out, size_t len,
+                      nvsf_error *err)
+{
+    if (len > b->size || len % NVS_PAGE_SIZE)
+        return nvsf_fail(err, NVSF_E_USAGE,
+                         "%zu bytes are not whole pages of the image", len);
+    memcpy(out, b->image, len);
+    if (!b->has_key || !len)
+        return 0;
+    int rc = nvsf_image_encrypt(out, len, b->xts_key, err);
+    if (rc)
+        nvsf_wipe(out, len);
+    return rc;
+}
+
 int nvsf_builder_finish(nvsf_builder *b, uint8_t *image, nvsf_error *err)
 {
     if (b->finished)
         return nvsf_fail(err, NVSF_E_USAGE, "the image is already finished");
     b->finished = 1;
-    memcpy(image, b->image, b->size);
-    if (!b->has_key)
-        return 0;
-    int rc = nvsf_image_encrypt(image, b->size, b->xts_key, err);
-    if (rc)
-        nvsf_wipe(image, b->size);
-    return rc;
+    return nvsf_builder_peek(b, image, b->size, err);
 }

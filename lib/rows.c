@@ -169,6 +169,16 @@ static int store_value(nvsf_rows *r, const char *key, const nvsf_encoding *enc,
     }
 }
 
+int nvsf_rows_add_value(nvsf_rows *r, const char *key, const char *encoding,
+                        const void *value, size_t len, nvsf_error *err)
+{
+    nvsf_encoding enc;
+    int rc = nvsf_encoding_parse(encoding, &enc, err);
+    if (rc)
+        return nvsf_error_prefix(err, "key '%s'", key);
+    return store_value(r, key, &enc, value, len, err);
+}
+
 static int add_item(nvsf_rows *r, const nvsf_row *row, nvsf_error *err)
 {
     int is_file = strcmp(row->type, "file") == 0;

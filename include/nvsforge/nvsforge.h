@@ -121,6 +121,43 @@ uint32_t nvsf_builder_pages_used(const nvsf_builder *b);
  */
 int nvsf_builder_finish(nvsf_builder *b, uint8_t *image, nvsf_error *err);
 
+/*
+ * Copy the first `len` bytes (whole pages) of the image as it stands, page
+ * states included, encrypted when the builder has a key: what the pages
+ * written so far will hold. The builder goes on taking items.
+ */
+int nvsf_builder_peek(const nvsf_builder *b, uint8_t *out, size_t len,
+                      nvsf_error *err);
+
+/* ---- raw mode: the Python module's low-level calls --------------------- */
+
+/*
+ * A raw builder writes what it is told, as the reference module's
+ * nvs_open/write_entry do, for callers that build unusual images on
+ * purpose (ESP-IDF's parser tests): a key may be set twice in a namespace,
+ * items may come before any namespace or carry any namespace index, and a
+ * namespace name may be declared again. Only the first `data_pages` of the
+ * `size` bytes take data. Sizes, key names and values are still checked.
+ * The CSV paths never make one.
+ */
+int nvsf_builder_new_raw(nvsf_builder **out, uint32_t size,
+                         uint32_t data_pages, int version,
+                         const uint8_t *xts_key, nvsf_error *err);
+
+/* Raw builders only: declare `name` with the next index even if it was
+ * declared before, and select it (nvsf_builder_namespace keeps finding the
+ * first declaration). */
+int nvsf_builder_namespace_new(nvsf_builder *b, const char *name,
+                               nvsf_error *err);
+
+/* Raw builders only: the namespace index (0..255) of the items that follow. */
+int nvsf_builder_select_namespace_index(nvsf_builder *b, unsigned index,
+                                        nvsf_error *err);
+
+/* The selected namespace index (0: none), and how many were declared. */
+unsigned nvsf_builder_namespace_index(const nvsf_builder *b);
+unsigned nvsf_builder_namespace_count(const nvsf_builder *b);
+
 /* ---- partition CSV rows -> image --------------------------------------- */
 
 /*
@@ -152,6 +189,14 @@ int nvsf_rows_new(nvsf_rows **out, nvsf_builder *b, nvsf_file_reader reader,
 void nvsf_rows_free(nvsf_rows *r);
 int nvsf_rows_add(nvsf_rows *r, const char *source, const nvsf_row *row,
                   nvsf_error *err);
+
+/*
+ * One value as the reference module's NVS.write_entry takes it: decoded by
+ * its encoding (u8 ... i64, string, hex2bin, base64, binary, blob_fill) and
+ * written under `key`, without the Wi-Fi items a row may bring.
+ */
+int nvsf_rows_add_value(nvsf_rows *r, const char *key, const char *encoding,
+                        const void *value, size_t len, nvsf_error *err);
 
 /*
  * Read one partition CSV (header `key,type,encoding,value`, `#` comment

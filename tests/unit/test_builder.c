@@ -1281,6 +1281,72 @@ static void test_builder_new_rejects(void **state)
     assert_false(nvsf_size_is_read_only(0x10000));
 }
 
+/* ---- raw mode (the Python module's low-level calls) --------------------- */
+
+static void test_raw_writes_what_it_is_told(void **state)
+{
+    (void)state;
+    nvsf_builder *b = NULL;
+    /* 0x3000 bytes of which 2 pages take data, as nvs_open(0x2000) makes. */
+    ok(nvsf_builder_new_raw(&b, 0x3000, 2, 2, NULL, &g_err));
+    add_u8(b, "early", 7);                 /* before any namespace: index 0 */
+    ns(b, "storage");                      /* 1 */
+    add_u8(b, "same", 1);
+    add_u8(b, "same", 2);                  /* the key again */
+    ok(nvsf_builder_namespace_new(b, "storage", &g_err)); /* 2, same name */
+    assert_int_equal(nvsf_builder_namespace_count(b), 2);
+    add_u8(b, "same", 3);
+    ns(b, "storage");                      /* finds the first declaration */
+    assert_int_equal(nvsf_builder_namespace_index(b), 1);
+    ok(nvsf_builder_select_namespace_index(b, 200, &g_err));
+    add_u8(b, "far", 4);
+    assert_int_equal(nvsf_builder_select_namespace_index(b, 256, &g_err),
+                     NVSF_E_INPUT);
+    uint8_t peek[PAGE];
+    ok(nvsf_builder_peek(b, peek, PAGE, &g_err));
+    uint8_t *img = finish(b, 0x3000);
+    nvsf_builder_free(b);
+    assert_memory_equal(peek, img, PAGE);
+
+    uint8_t d[8];
+    int_data(d, 7, 1);
+    check_entry(img, 0, 0, 0, T_U8, 1, CHUNK_ANY, "early", d);
+    check_ns_entry(img, 0, 1, "storage", 1);
+    int_data(d, 1, 1);
+    check_entry(img, 0, 2, 1, T_U8, 1, CHUNK_ANY, "same", d);
+    int_data(d, 2, 1);
+    check_entry(img, 0, 3, 1, T_U8, 1, CHUNK_ANY, "same", d);
+    check_ns_entry(img, 0, 4, "storage", 2);
+    int_data(d, 3, 1);
+    check_entry(img, 0, 5, 2, T_U8, 1, CHUNK_ANY, "same", d);
+    int_data(d, 4, 1);
+    check_entry(img, 0, 6, 200, T_U8, 1, CHUNK_ANY, "far", d);
+    check_bitmap(img, 0, 7);
+    check_erased_pages(img, 1, 3);
+    free(img);
+}
+
+static void test_raw_data_pages(void **state)
+{
+    (void)state;
+    nvsf_builder *b = NULL;
+    /* nvs_open(0x2000, read_only=True): both pages take data. */
+    ok(nvsf_builder_new_raw(&b, 0x2000, 2, 2, NULL, &g_err));
+    ns(b, "n");
+    add_u8s(b, 0, 2 * ENTRIES - 1);
+    assert_int_equal(nvsf_builder_add_uint(b, "x", NVSF_TYPE_U8, 1, &g_err),
+                     NVSF_E_FULL);
+    nvsf_builder_free(b);
+    assert_int_equal(nvsf_builder_new_raw(&b, 0x2000, 3, 2, NULL, &g_err),
+                     NVSF_E_USAGE);
+    /* Outside raw mode the raw calls are refused. */
+    b = new_builder(0x3000, 2);
+    assert_int_equal(nvsf_builder_namespace_new(b, "n", &g_err), NVSF_E_USAGE);
+    assert_int_equal(nvsf_builder_select_namespace_index(b, 1, &g_err),
+                     NVSF_E_USAGE);
+    nvsf_builder_free(b);
+}
+
 static void test_finish_once(void **state)
 {
     (void)state;
@@ -1330,6 +1396,8 @@ int main(void)
         cmocka_unit_test(test_encryption),
         cmocka_unit_test(test_builder_new_rejects),
         cmocka_unit_test(test_finish_once),
+        cmocka_unit_test(test_raw_writes_what_it_is_told),
+        cmocka_unit_test(test_raw_data_pages),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
