@@ -1,8 +1,8 @@
 """Build of the nvsforge extension from the project's own C sources.
 
-The extension compiles libnvsforge (lib/), the batch pipeline and the
-nvs_partition_gen command code straight from the checkout this folder sits
-in, so the package needs no installed nvsforge: only a C compiler, the
+The extension compiles libnvsforge (lib/), the batch pipeline (pipeline/)
+and the nvs_partition_gen command code straight from the checkout this
+folder sits in, so the package needs no installed nvsforge: only a C compiler, the
 Python headers, OpenSSL's libcrypto and zlib (Debian: build-essential
 python3-dev libssl-dev zlib1g-dev).
 """
@@ -23,16 +23,18 @@ def project_version():
 
 
 def c_sources():
-    lib = sorted('../lib/' + p.name for p in (HERE.parent / 'lib').glob('*.c'))
-    programs = ['../programs/' + name
-                for name in ('cli.c', 'cmd_partition.c', 'fsutil.c', 'keyopts.c')]
-    return ['src/nvsforge_native.c'] + lib + programs
+    def folder(name, skip=()):
+        return sorted('../%s/%s' % (name, p.name) for p in (HERE.parent / name).glob('*.c')
+                      if p.name not in skip)
+    programs = ['../programs/cli.c', '../programs/cmd_partition.c']
+    return (['src/nvsforge_native.c'] + folder('lib') +
+            folder('pipeline', skip=('platform_win.c',)) + programs)
 
 
 native = Extension(
     'nvsforge._native',
     sources=c_sources(),
-    include_dirs=['../include', '../lib', '../programs'],
+    include_dirs=['../include', '../lib', '../pipeline', '../programs'],
     define_macros=[('_POSIX_C_SOURCE', '200809L')],
     extra_compile_args=['-std=c11', '-fvisibility=hidden', '-Wall', '-Wextra',
                         '-Werror=implicit-function-declaration'],

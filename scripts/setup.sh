@@ -8,7 +8,8 @@ NVSF_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 NVSF_BUILD=${NVSF_BUILD:-$NVSF_ROOT/build}
 
 nvsf_packages=(build-essential cmake pkg-config libssl-dev zlib1g-dev libcmocka-dev
-               jq bc time clang llvm libclang-rt-dev cppcheck clang-tidy)
+               jq bc time clang llvm libclang-rt-dev cppcheck clang-tidy
+               python3-dev python3-venv python3-setuptools python3-pytest python3-packaging)
 missing=()
 for p in "${nvsf_packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Quick start for developers: install what is missing, build, and run every
 # test: the unit and conformance tests, the command-line tests, static
-# analysis, and the same suite again under AddressSanitizer and
-# UndefinedBehaviorSanitizer (leaks fail it).
+# analysis, the Python package (tests/python), and the same suite again
+# under AddressSanitizer and UndefinedBehaviorSanitizer (leaks fail it).
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
 ctest --test-dir "$NVSF_BUILD" -j"$(nproc)" --output-on-failure
 "$NVSF_ROOT/scripts/lint.sh" "$NVSF_BUILD"
+"$NVSF_ROOT/tests/python/run.sh"
 
 san=$NVSF_ROOT/build-sanitize
 cmake -S "$NVSF_ROOT" -B "$san" -DCMAKE_BUILD_TYPE=Debug -DNVSF_SANITIZE=ON \
