@@ -1,39 +1,52 @@
-"""Build of the nvsforge extension from the project's own C sources.
+"""Build of the nvsforge extension over the project's own C code.
 
-The extension compiles libnvsforge (lib/), the batch pipeline (pipeline/)
-and the nvs_partition_gen command code straight from the checkout this
-folder sits in, so the package needs no installed nvsforge: only a C compiler, the
-Python headers, OpenSSL's libcrypto and zlib (Debian: build-essential
-python3-dev libssl-dev zlib1g-dev).
+libnvsforge (lib/) and the batch pipeline (pipeline/) are built by the
+project's CMake files, as static position-independent libraries, from the
+checkout this folder sits in; the extension links them with the
+nvs_partition_gen command code (programs/). The package needs no installed
+nvsforge: only CMake, a C compiler, the Python headers, OpenSSL's libcrypto
+and zlib (Debian: cmake build-essential python3-dev libssl-dev zlib1g-dev).
 """
 import os
 import re
+import subprocess
 from pathlib import Path
 
 from setuptools import Extension, setup
+from setuptools.command.build_ext import build_ext
 
-# setuptools wants paths relative to this folder, / separated.
+# setuptools wants the extension's paths relative to this folder.
 HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
 
 
 def project_version():
     """The library's version, the one number the project has."""
-    header = (HERE.parent / 'include' / 'nvsforge' / 'nvsforge.h').read_text()
+    header = (ROOT / 'include' / 'nvsforge' / 'nvsforge.h').read_text()
     return re.search(r'#define NVSF_VERSION_STRING "([^"]+)"', header).group(1)
 
 
-def c_sources():
-    def folder(name, skip=()):
-        return sorted('../%s/%s' % (name, p.name) for p in (HERE.parent / name).glob('*.c')
-                      if p.name not in skip)
-    programs = ['../programs/cli.c', '../programs/cmd_partition.c']
-    return (['src/nvsforge_native.c'] + folder('lib') +
-            folder('pipeline', skip=('platform_win.c',)) + programs)
+class BuildWithCMake(build_ext):
+    """Build the static libraries with CMake first, then link them in."""
+
+    def run(self):
+        tree = Path(self.build_temp).resolve() / 'cmake'
+        subprocess.check_call(['cmake', '-S', str(ROOT), '-B', str(tree),
+                               '-DCMAKE_BUILD_TYPE=Release', '-DNVSF_TESTS=OFF'],
+                              stdout=subprocess.DEVNULL)
+        subprocess.check_call(['cmake', '--build', str(tree), '-j', str(os.cpu_count() or 1),
+                               '--target', 'nvsf_pipeline', 'nvsforge'],
+                              stdout=subprocess.DEVNULL)
+        for ext in self.extensions:
+            # The pipeline before the library it calls.
+            ext.extra_objects = [str(tree / 'pipeline' / 'libnvsf_pipeline.a'),
+                                 str(tree / 'lib' / 'libnvsforge.a')]
+        super().run()
 
 
 native = Extension(
     'nvsforge._native',
-    sources=c_sources(),
+    sources=['src/nvsforge_native.c', '../programs/cli.c', '../programs/cmd_partition.c'],
     include_dirs=['../include', '../lib', '../pipeline', '../programs'],
     define_macros=[('_POSIX_C_SOURCE', '200809L')],
     extra_compile_args=['-std=c11', '-fvisibility=hidden', '-Wall', '-Wextra',
@@ -41,5 +54,4 @@ native = Extension(
     libraries=['crypto', 'z', 'pthread'],
 )
 
-setup(version=project_version(), ext_modules=[native],
-      options={'build_ext': {'parallel': os.cpu_count() or 1}})
+setup(version=project_version(), ext_modules=[native], cmdclass={'build_ext': BuildWithCMake})
