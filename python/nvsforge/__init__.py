@@ -12,11 +12,12 @@ Every function raises :class:`nvsforge.Error` for input nvsforge refuses; its
 """
 import csv
 import io
-from typing import Any, Dict, Iterable, List, Optional, Sequence, Union
+import os
+from typing import Any, Callable, Dict, Iterable, List, NamedTuple, Optional, Sequence, Tuple, Union
 
 from . import _native
 
-__all__ = ['Error', 'make_image', 'read_image', 'version', 'E_INPUT', 'E_RANGE',
+__all__ = ['Error', 'MfgResult', 'make_image', 'mfg_generate', 'read_image', 'version', 'E_INPUT', 'E_RANGE',
            'E_FULL', 'E_IO', 'E_FORMAT']
 
 __version__: str = _native.VERSION
@@ -114,3 +115,73 @@ def read_image(data: bytes, key: Optional[bytes] = None) -> List[Dict[str, Any]]
     """
     _version, items, _problems = _native.read_image(bytes(data), _key_bytes(key))
     return items
+
+
+class MfgResult(NamedTuple):
+    """What mfg_generate() made."""
+    devices_total: int   #: device lines in the values file
+    devices_made: int    #: images made (those of this shard)
+    manifest: str        #: path of the manifest CSV
+    warnings: List[str]  #: one line each, as ``mfg_gen`` prints them
+
+
+def _size(size: Union[int, str]) -> int:
+    return _native.parse_size(size if isinstance(size, str) else str(int(size)))
+
+
+def mfg_generate(conf: str, values: str, prefix: str, size: Union[int, str], *,
+                 outdir: str = '.', version: int = 2, fileid: Optional[str] = None,
+                 prefix_num: Optional[Tuple[int, int]] = None, keygen: bool = False,
+                 inputkey: Optional[str] = None, key_protect_hmac: bool = False,
+                 kp_hmac_keygen: bool = False, kp_hmac_keyfile: Optional[str] = None,
+                 kp_hmac_inputkey: Optional[str] = None,
+                 shard: Optional[Tuple[int, int]] = None, jobs: Optional[int] = None,
+                 progress: Optional[Callable[[str, int, int, bool], Any]] = None
+                 ) -> MfgResult:
+    """The manufacturing batch of ``mfg_gen generate``, for Python callers.
+
+    From a config CSV (``key,type,encoding``, ``REPEAT`` allowed) and a
+    values CSV (a line per device), writes under ``outdir`` what ESP-IDF's
+    ``mfg_gen.py`` writes: ``csv/<prefix>-<id>.csv``, ``bin/<prefix>-<id>.bin``
+    and, with ``keygen``, ``keys/keys-<prefix>-<id>.bin``; plus a manifest.
+    The batch checks every line first, then builds the images on ``jobs``
+    threads (default: every core); it is all or nothing: on any failure, or
+    an exception from ``progress`` (Ctrl-C included), every file it made is
+    removed. Key files are written owner-only and never replaced.
+
+    :param size: partition size, bytes or text (``0x6000``).
+    :param fileid: the values column whose value names each device's files
+        (default: 1, 2, 3...).
+    :param prefix_num: ``(start, digits)``: a zero-padded counter in the
+        names, ``<prefix>-<counter>-<id>``.
+    :param keygen: a new encryption key per device (CSPRNG); ``inputkey``:
+        one key file for all. The ``kp_hmac_*`` options derive keys from an
+        HMAC key, as ``mfg_gen --key_protect_hmac`` does.
+    :param shard: ``(k, n)``: make only the devices i with i % n == k, to split
+        a batch across machines.
+    :param progress: called as ``progress(phase, done, total, final)`` with
+        phase ``"checking"`` or ``"writing"``; an exception from it stops
+        the batch.
+    :returns: an :class:`MfgResult`.
+    :raises Error: for anything the batch refuses (file, line and key named).
+    """
+    start, digits = prefix_num if prefix_num is not None else (-1, 0)
+    if prefix_num is not None and (int(start) < 0 or not 0 <= int(digits) <= 32):
+        raise ValueError('prefix_num must be (start >= 0, digits from 0 to 32)')
+    shard_k, shard_n = shard if shard is not None else (0, 1)
+    if not 0 <= int(shard_k) < int(shard_n):
+        raise ValueError('shard must be (k, n) with 0 <= k < n')
+    if jobs is None:
+        jobs = min(os.cpu_count() or 1, 64)
+    if not 1 <= int(jobs) <= 256:
+        raise ValueError('jobs must be from 1 to 256')
+    if int(version) not in (1, 2):
+        raise ValueError('version must be 1 or 2')
+    total, made, manifest, warnings = _native.mfg_generate(
+        os.fspath(conf), os.fspath(values), prefix, _size(size),
+        os.path.expanduser(os.fspath(outdir)), int(version), fileid, int(start), int(digits),
+        int(shard_k), int(shard_n), int(jobs), bool(keygen),
+        None if inputkey is None else os.fspath(inputkey), bool(key_protect_hmac),
+        bool(kp_hmac_keygen), kp_hmac_keyfile,
+        None if kp_hmac_inputkey is None else os.fspath(kp_hmac_inputkey), progress)
+    return MfgResult(total, made, manifest, warnings)

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "batch.h"
 #include "commands.h"
 #include "error.h"
 #include "files.h"
@@ -680,6 +681,143 @@ done:
     return result;
 }
 
+/* ---- the manufacturing batch ----------------------------------------------- */
+
+/* Python's side of the batch's callbacks. They run with the GIL released
+ * around the batch, maybe on a worker thread: each takes the GIL itself. */
+typedef struct batch_bridge {
+    PyObject *progress; /* callable or None */
+    PyObject *warnings; /* list of str */
+    int failed;         /* the callback raised (Ctrl-C included): */
+    PyObject *exc_type, *exc_value, *exc_tb; /* kept for the caller's thread */
+} batch_bridge;
+
+static int bridge_progress(void *ctx, enum batch_phase phase, size_t done,
+                           size_t total, int final)
+{
+    batch_bridge *br = ctx;
+    PyGILState_STATE gil = PyGILState_Ensure();
+    /* Ctrl-C stops the batch, which removes its files. */
+    int failed = br->failed || PyErr_CheckSignals() < 0;
+    if (!failed && br->progress != Py_None) {
+        PyObject *r = PyObject_CallFunction(
+            br->progress, "snnO", phase == BATCH_CHECKING ? "checking" : "writing",
+            (Py_ssize_t)done, (Py_ssize_t)total, final ? Py_True : Py_False);
+        failed = !r;
+        Py_XDECREF(r);
+    }
+    if (failed && !br->failed) {
+        /* This may be a worker thread: the exception goes to the caller. */
+        PyErr_Fetch(&br->exc_type, &br->exc_value, &br->exc_tb);
+        br->failed = 1;
+    }
+    int stop = br->failed;
+    PyGILState_Release(gil);
+    return stop;
+}
+
+static void bridge_warning(void *ctx, const char *message)
+{
+    batch_bridge *br = ctx;
+    PyGILState_STATE gil = PyGILState_Ensure();
+    PyObject *m = PyUnicode_DecodeUTF8(message, (Py_ssize_t)strlen(message),
+                                       "replace");
+    if (!m || PyList_Append(br->warnings, m) < 0) {
+        /* A warning lost for lack of memory is not worth a batch. */
+        PyErr_Clear();
+    }
+    Py_XDECREF(m);
+    PyGILState_Release(gil);
+}
+
+/* An optional str keyword argument as UTF-8 file-system text (malloc'd). */
+static int opt_path(PyObject *obj, char **out)
+{
+    *out = NULL;
+    if (obj == Py_None)
+        return 0;
+    *out = path_copy(obj);
+    return *out ? 0 : -1;
+}
+
+/* mfg_generate(conf, values, prefix, size, outdir, version, fileid,
+ *              counter_start, counter_digits, shard_k, shard_n, jobs,
+ *              keygen, inputkey, key_protect_hmac, kp_hmac_keygen,
+ *              kp_hmac_keyfile, kp_hmac_inputkey, progress)
+ *   -> (devices_total, devices_made, manifest_path, warnings)
+ * counter_start < 0: no counter. The Python layer checks and documents
+ * the arguments. */
+static PyObject *py_mfg_generate(PyObject *self, PyObject *args)
+{
+    (void)self;
+    PyObject *conf, *values, *prefix, *outdir, *fileid, *inputkey, *hmac_file,
+        *hmac_input, *progress;
+    unsigned long size;
+    long long counter_start;
+    int version, counter_digits, jobs, keygen, protect, hmac_keygen;
+    unsigned long shard_k, shard_n;
+    if (!PyArg_ParseTuple(args, "OOOkOiOLikkipOppOOO", &conf, &values, &prefix,
+                          &size, &outdir, &version, &fileid, &counter_start,
+                          &counter_digits, &shard_k, &shard_n, &jobs, &keygen,
+                          &inputkey, &protect, &hmac_keygen, &hmac_file,
+                          &hmac_input, &progress))
+        return NULL;
+    char *text[8] = {0};
+    PyObject *objs[8] = {conf, values, prefix, outdir, fileid, inputkey,
+                         hmac_file, hmac_input};
+    PyObject *result = NULL;
+    for (int i = 0; i < 8; i++)
+        if (opt_path(objs[i], &text[i]) < 0)
+            goto done;
+    batch_options o;
+    memset(&o, 0, sizeof o);
+    o.conf = text[0];
+    o.values = text[1];
+    o.prefix = text[2];
+    o.size = (uint32_t)size;
+    o.version = version;
+    o.fileid = text[4];
+    o.use_counter = counter_start >= 0;
+    o.counter_start = counter_start;
+    o.counter_digits = counter_digits;
+    o.shard_k = shard_k;
+    o.shard_n = shard_n;
+    o.jobs = jobs;
+    o.outdir = text[3];
+    o.keys.keygen = keygen;
+    o.keys.inputkey = text[5];
+    o.keys.key_protect_hmac = protect;
+    o.keys.kp_hmac_keygen = hmac_keygen;
+    o.keys.kp_hmac_keyfile = text[6];
+    o.keys.kp_hmac_inputkey = text[7];
+    batch_bridge br = {.progress = progress, .warnings = PyList_New(0)};
+    if (!br.warnings)
+        goto done;
+    batch_callbacks cb = {.ctx = &br, .progress = bridge_progress,
+                          .warning = bridge_warning};
+    batch_result res = {0};
+    nvsf_error err = {0};
+    int rc;
+    Py_BEGIN_ALLOW_THREADS
+    rc = batch_run(&o, &cb, &res, &err);
+    Py_END_ALLOW_THREADS
+    if (br.failed)
+        PyErr_Restore(br.exc_type, br.exc_value, br.exc_tb);
+    else if (rc)
+        raise_error(&err);
+    else
+        result = Py_BuildValue("(nnsO)", (Py_ssize_t)res.devices_total,
+                               (Py_ssize_t)res.devices_made,
+                               res.manifest_path ? res.manifest_path : "",
+                               br.warnings);
+    batch_result_free(&res);
+    Py_DECREF(br.warnings);
+done:
+    for (int i = 0; i < 8; i++)
+        free(text[i]);
+    return result;
+}
+
 /* ---- the command line ------------------------------------------------------ */
 
 /* partition_main(argv) -> exit code: `nvs_partition_gen` itself, argv[0]
@@ -732,6 +870,8 @@ static PyMethodDef native_methods[] = {
      "image_decrypt(image, xts64) -> the decrypted image."},
     {"read_image", py_read_image, METH_VARARGS,
      "read_image(data, key=None) -> (version, items, problems)."},
+    {"mfg_generate", py_mfg_generate, METH_VARARGS,
+     "The manufacturing batch of mfg_gen generate (see nvsforge.mfg_generate)."},
     {"partition_main", py_partition_main, METH_O,
      "partition_main(argv) -> exit code of the nvs_partition_gen command."},
     {NULL, NULL, 0, NULL}};
