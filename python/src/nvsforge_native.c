@@ -315,6 +315,15 @@ static int builder_init(builder_object *self, PyObject *args, PyObject *kwds)
     return 0;
 }
 
+/* A Builder made by __new__ alone has no builder behind it. */
+static int builder_ready(const builder_object *self)
+{
+    if (self->b)
+        return 1;
+    PyErr_SetString(PyExc_RuntimeError, "the Builder was not initialised");
+    return 0;
+}
+
 static PyObject *builder_status(int rc, const nvsf_error *err)
 {
     if (rc)
@@ -324,6 +333,8 @@ static PyObject *builder_status(int rc, const nvsf_error *err)
 
 static PyObject *builder_namespace(builder_object *self, PyObject *arg)
 {
+    if (!builder_ready(self))
+        return NULL;
     const char *name = PyUnicode_AsUTF8(arg);
     if (!name)
         return NULL;
@@ -333,6 +344,8 @@ static PyObject *builder_namespace(builder_object *self, PyObject *arg)
 
 static PyObject *builder_namespace_new(builder_object *self, PyObject *arg)
 {
+    if (!builder_ready(self))
+        return NULL;
     const char *name = PyUnicode_AsUTF8(arg);
     if (!name)
         return NULL;
@@ -342,6 +355,8 @@ static PyObject *builder_namespace_new(builder_object *self, PyObject *arg)
 
 static PyObject *builder_select_index(builder_object *self, PyObject *arg)
 {
+    if (!builder_ready(self))
+        return NULL;
     unsigned long index = PyLong_AsUnsignedLong(arg);
     if (PyErr_Occurred())
         return NULL;
@@ -353,6 +368,8 @@ static PyObject *builder_select_index(builder_object *self, PyObject *arg)
 /* add_row(key, type, encoding, value: bytes): a partition-CSV row. */
 static PyObject *builder_add_row(builder_object *self, PyObject *args)
 {
+    if (!builder_ready(self))
+        return NULL;
     const char *key, *type, *encoding;
     Py_buffer value;
     if (!PyArg_ParseTuple(args, "sssy*", &key, &type, &encoding, &value))
@@ -382,6 +399,8 @@ static PyObject *builder_add_row(builder_object *self, PyObject *args)
 /* add_value(key, encoding, value: bytes): NVS.write_entry's value. */
 static PyObject *builder_add_value(builder_object *self, PyObject *args)
 {
+    if (!builder_ready(self))
+        return NULL;
     const char *key, *encoding;
     Py_buffer value;
     if (!PyArg_ParseTuple(args, "ssy*", &key, &encoding, &value))
@@ -396,6 +415,8 @@ static PyObject *builder_add_value(builder_object *self, PyObject *args)
 /* peek(pages) -> bytes: the first pages as they stand. */
 static PyObject *builder_peek(builder_object *self, PyObject *arg)
 {
+    if (!builder_ready(self))
+        return NULL;
     unsigned long pages = PyLong_AsUnsignedLong(arg);
     if (PyErr_Occurred())
         return NULL;
@@ -413,6 +434,8 @@ static PyObject *builder_peek(builder_object *self, PyObject *arg)
 
 static PyObject *builder_finish(builder_object *self, PyObject *unused)
 {
+    if (!builder_ready(self))
+        return NULL;
     (void)unused;
     uint8_t *image = malloc(self->size);
     if (!image)
@@ -427,18 +450,24 @@ static PyObject *builder_finish(builder_object *self, PyObject *unused)
 
 static PyObject *builder_get_index(builder_object *self, void *closure)
 {
+    if (!builder_ready(self))
+        return NULL;
     (void)closure;
     return PyLong_FromUnsignedLong(nvsf_builder_namespace_index(self->b));
 }
 
 static PyObject *builder_get_count(builder_object *self, void *closure)
 {
+    if (!builder_ready(self))
+        return NULL;
     (void)closure;
     return PyLong_FromUnsignedLong(nvsf_builder_namespace_count(self->b));
 }
 
 static PyObject *builder_get_pages_used(builder_object *self, void *closure)
 {
+    if (!builder_ready(self))
+        return NULL;
     (void)closure;
     return PyLong_FromUnsignedLong(nvsf_builder_pages_used(self->b));
 }
