@@ -8,6 +8,7 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -865,12 +866,21 @@ static PyObject *py_partition_main(PyObject *self, PyObject *arg)
         ok = (argv[i] = path_copy(PyList_GET_ITEM(arg, i))) != NULL;
     int rc = 0;
     if (ok) {
+        /* The command's own signal handling (Ctrl-C removes its temporary
+         * files) while it runs; Python's again afterwards, for a caller of
+         * main() that goes on. */
+        static const int signals[] = {SIGINT, SIGTERM, SIGHUP, SIGXFSZ};
+        struct sigaction saved[sizeof signals / sizeof signals[0]];
+        for (size_t i = 0; i < sizeof signals / sizeof signals[0]; i++)
+            sigaction(signals[i], NULL, &saved[i]);
         plat_interrupt_install();
         Py_BEGIN_ALLOW_THREADS
         rc = cmd_partition("nvs_partition_gen", (int)argc, argv);
         fflush(stdout);
         fflush(stderr);
         Py_END_ALLOW_THREADS
+        for (size_t i = 0; i < sizeof signals / sizeof signals[0]; i++)
+            sigaction(signals[i], &saved[i], NULL);
     }
     for (Py_ssize_t i = 0; i < argc; i++)
         free(argv[i]);

@@ -225,3 +225,22 @@ def test_factory_script_style(in_tmp):
     with pytest.raises(SystemExit) as e:
         nvs_partition_gen.check_size('twelve')
     assert e.value.code and 'twelve' in str(e.value.code)
+
+
+def test_main_called_from_python(in_tmp, monkeypatch, capfd):
+    """Scripts that set sys.argv and call main(): it returns on success,
+    raises SystemExit otherwise, and leaves Python's Ctrl-C handling."""
+    import signal
+    before = signal.getsignal(signal.SIGINT)
+    (in_tmp / 'p.csv').write_text(CONFIG.format(serial='M', mac='02', calib=4))
+    monkeypatch.setattr(sys, 'argv', ['nvs_partition_gen.py', 'generate', 'p.csv', 'p.bin',
+                                      '0x3000'])
+    assert nvs_partition_gen.main() is None
+    assert items((in_tmp / 'p.bin').read_bytes())[('app', 'calib')] == 4
+    assert signal.getsignal(signal.SIGINT) is before
+    monkeypatch.setattr(sys, 'argv', ['nvs_partition_gen.py', 'generate', 'none.csv', 'q.bin',
+                                      '0x3000'])
+    with pytest.raises(SystemExit) as e:
+        nvs_partition_gen.main()
+    assert e.value.code == 1
+    assert "none.csv" in capfd.readouterr().err
