@@ -488,6 +488,27 @@ int nvsf_builder_add_uint(nvsf_builder *b, const char *key,
     return put_integer(b, key, type, value, err);
 }
 
+int nvsf_builder_add_float(nvsf_builder *b, const char *key,
+                           enum nvsf_item_type type, uint64_t bits,
+                           nvsf_error *err)
+{
+    if (type != NVSF_TYPE_FLOAT && type != NVSF_TYPE_DOUBLE)
+        return nvsf_fail(err, NVSF_E_USAGE,
+                         "type 0x%02x is not float or double", (unsigned)type);
+    int nan = type == NVSF_TYPE_FLOAT
+                  ? (bits & 0x7F800000u) == 0x7F800000u && (bits & 0x7FFFFFu)
+                  : (bits & UINT64_C(0x7FF0000000000000)) ==
+                            UINT64_C(0x7FF0000000000000) &&
+                        (bits & UINT64_C(0xFFFFFFFFFFFFF));
+    if (nan)
+        return nvsf_fail(err, NVSF_E_RANGE,
+                         "key '%s': NaN is not a value NVS stores", key);
+    if (type == NVSF_TYPE_FLOAT && bits > UINT32_MAX)
+        return nvsf_fail(err, NVSF_E_RANGE,
+                         "key '%s': a float has 32 bits", key);
+    return put_integer(b, key, type, bits, err);
+}
+
 /* A string or version-1 blob: header + data entries, all on one page. */
 static int nvs_builder_put_single_page(nvsf_builder *b, uint8_t *header,
                                        const uint8_t *data, size_t len,

@@ -1,25 +1,22 @@
 /*
- * The image reader and checker: the one place that walks an image the way
- * ESP-IDF's NVS library reads it (nvs_page.cpp, nvs_pagemanager.cpp,
- * nvs_storage.cpp), collects what it holds and lists every problem found
- * on the way. The bytes are never trusted: every offset, span, size and
- * chunk count read from the image is bounded before it is used.
+ * The image reader: the device model of nvsforge.h. It opens a copy of a
+ * partition with ESP-IDF's start-up (startup.c, which also repairs the
+ * copy), reads what ESP-IDF's nvs_entry_find and nvs_get_* return, and
+ * checks what ESP-IDF does not look at but a sound image has (padding,
+ * reserved bytes, erased areas, namespaces, blob sizes): every single bit
+ * flipped in an image the generator writes is found by one or the other.
+ * The bytes are never trusted: every offset, span, size and chunk count
+ * read from the image is bounded before it is used.
  *
- * How ESP-IDF reads, and so this reader:
- *   - a page whose state word is 0xFFFFFFFF is empty and must be all 0xFF;
- *     a page whose header CRC fails, whose state is not active, full or
- *     freeing, or whose version is unknown is not read (ESP-IDF marks it
- *     corrupt);
- *   - pages are read in the order of their sequence numbers; when a page is
- *     FREEING (garbage collection was cut short), the newest page, if
- *     active, is the partial copy ESP-IDF throws away, and the freeing
- *     page's items are read last (they are copied again);
- *   - in a page, entries marked written are items: the header CRC must
- *     hold, strings and blobs take `span` entries whose data CRC must hold;
- *     erased entries are skipped one by one;
- *   - namespace 0 holds the namespace definitions (u8, value = index);
- *   - a version-2 blob is a blob index (size, chunk count, first chunk
- *     index: 0 or 128) and its chunks (type 0x42), anywhere in the image.
+ * How ESP-IDF returns items (nvs_storage.cpp): its iterator walks the page
+ * list and lists every live item but namespace definitions, blob indexes,
+ * version-1 blobs and blob chunks other than the first of a blob (chunk 0
+ * or 128, which stands for the blob); each is then read with nvs_get_* by
+ * namespace name, key and type, which takes the first match in page-list
+ * order. A string or blob chunk whose data CRC fails is erased when read,
+ * and not returned; a blob whose chunks are missing is erased when read.
+ * Version-1 blobs are returned by nvs_get_blob when no version-2 blob of
+ * the key exists, and are listed here too.
  *
  * The CSV export at the end writes rows that make the partition generator
  * (rows.c, builder.c) write the same image again; it mirrors the rules of
@@ -37,49 +34,39 @@
 #include "csv.h"
 #include "error.h"
 #include "nvs_format.h"
+#include "startup.h"
 #include "value.h"
+#include "xts.h"
 
 #define PROBLEMS_MAX 10000u
 #define STATE_CORRUPT_IDF 0xFFFFFFF0u /* ESP-IDF's PageState::CORRUPT */
-#define CHUNK_START_VER1 0x80u        /* ESP-IDF's VerOffset::VER_1_OFFSET */
-#define NO_RANK UINT32_MAX
 #define AP_PMK_INFO_LEN 132u          /* 100 zero bytes + 32-byte PMK */
-
-/* A written item header whose CRCs hold, on a page that is read. */
-typedef struct rec {
-    uint32_t page, entry;
-    uint64_t pos;          /* place in reading order */
-    const uint8_t *e;      /* the header entry */
-    const uint8_t *data;   /* strings, blobs, chunks: the value */
-    size_t size;
-    char key[17];
-    int key_ok;
-    int claimed;           /* chunks: claimed by a blob index */
-} rec;
+#define NENT NVS_ENTRIES_PER_PAGE
 
 typedef struct reader {
     nvsf_image pub;        /* first: a reader is handed out as its image */
-    uint8_t *bytes;
+    uint8_t *bytes;        /* the model: decrypted pages, repaired */
     size_t bytes_len;
+    uint8_t *orig;         /* the image as given (export keeps its bytes) */
+    uint8_t *orig_plain;   /* ... and decrypted (NULL: no key) */
+    uint8_t key[NVSF_XTS_KEY_SIZE];
+    int keyed;
+    nvs_flash flash;       /* ESP-IDF's page manager after the start-up */
     nvsf_page_info *pages;
-    uint32_t *order;       /* readable pages in reading order */
-    uint32_t order_count;
-    uint32_t *rank;        /* per page: place in `order`, or NO_RANK */
-    rec *recs;
-    size_t nrecs, caprecs;
+    nvsf_entry_ref *entries;
+    size_t nentries, capentries;
     nvsf_namespace ns[NVS_NAMESPACE_INDEX_MAX];
     uint64_t ns_pos[NVS_NAMESPACE_INDEX_MAX];
     size_t nns;
     int ns_slot[256];      /* namespace index -> place in ns, or -1 */
     nvsf_item *items;
-    uint64_t *item_pos;
-    size_t nitems;
+    uint64_t *item_pos;    /* place in page-list order */
+    size_t nitems, capitems, cappos;
     uint8_t **blobs;       /* reassembled version-2 blobs */
-    size_t nblobs;
+    size_t nblobs, capblobs;
     nvsf_problem *problems;
     size_t nproblems, capproblems;
     size_t unlisted;
-    unsigned long crc_ok, crc_bad;
     int closing; /* the last summary lines go past PROBLEMS_MAX */
     int nomem;
 } reader;
@@ -161,6 +148,8 @@ const char *nvsf_page_state_name(uint32_t state)
 const char *nvsf_item_type_name(enum nvsf_item_type type)
 {
     switch (type) {
+    case NVSF_TYPE_FLOAT: return "float";
+    case NVSF_TYPE_DOUBLE: return "double";
     case NVSF_TYPE_STRING: return "string";
     case NVSF_TYPE_BLOB: return "blob";
     case NVSF_TYPE_BLOB_DATA: return "blob_data";
@@ -172,9 +161,10 @@ const char *nvsf_item_type_name(enum nvsf_item_type type)
     }
 }
 
+/* Integers, float and double: a value in the entry's data field. */
 static int is_int_type(uint8_t t)
 {
-    return nvsf_int_type_name((enum nvsf_item_type)t) != NULL;
+    return nvsf_value_type_width((enum nvsf_item_type)t) != 0;
 }
 
 static int is_varlen_type(uint8_t t)
@@ -215,12 +205,12 @@ static int grow(reader *r, void **v, size_t n, size_t *cap, size_t size)
     return 0;
 }
 
-static void problem(reader *r, enum nvsf_problem_kind kind, long page,
-                    int entry, const char *fmt, ...) NVSF_PRINTF(5, 6);
-
-static void problem(reader *r, enum nvsf_problem_kind kind, long page,
-                    int entry, const char *fmt, ...)
+static void problem_sev(reader *r, enum nvsf_problem_kind kind,
+                        enum nvsf_severity sev, enum nvsf_repair rep,
+                        long page, int entry, unsigned count, const char *msg)
 {
+    if (sev > r->pub.severity)
+        r->pub.severity = sev;
     if (r->nproblems >= PROBLEMS_MAX && !r->closing) {
         r->unlisted++;
         return;
@@ -229,317 +219,140 @@ static void problem(reader *r, enum nvsf_problem_kind kind, long page,
              sizeof *r->problems))
         return;
     nvsf_problem *p = &r->problems[r->nproblems++];
+    memset(p, 0, sizeof *p);
     p->kind = kind;
+    p->severity = sev;
+    p->repair = rep;
     p->page = page;
     p->entry = entry;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(p->message, sizeof p->message, fmt, ap);
-    va_end(ap);
+    p->count = count;
+    snprintf(p->message, sizeof p->message, "%s", msg);
 }
 
-/* ---- pages --------------------------------------------------------------- */
+/* A problem ESP-IDF ignores or cannot repair: damage. */
+static void problem(reader *r, enum nvsf_problem_kind kind, long page,
+                    int entry, const char *fmt, ...) NVSF_PRINTF(5, 6);
+
+static void problem(reader *r, enum nvsf_problem_kind kind, long page,
+                    int entry, const char *fmt, ...)
+{
+    char msg[sizeof r->problems->message];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    problem_sev(r, kind, NVSF_DAMAGED, NVSF_REPAIR_NONE, page, entry, 0, msg);
+}
+
+static void startup_note(void *ctx, enum nvsf_severity sev,
+                         enum nvsf_repair rep, long page, int entry,
+                         unsigned count, const char *msg)
+{
+    problem_sev(ctx, NVSF_PROBLEM_STARTUP, sev, rep, page, entry, count, msg);
+}
+
+const char *nvsf_severity_name(enum nvsf_severity severity)
+{
+    switch (severity) {
+    case NVSF_SOUND: return "sound";
+    case NVSF_REPAIRABLE: return "repairable";
+    case NVSF_DAMAGED: return "damaged";
+    default: return "unusable";
+    }
+}
+
+/* ---- checks ESP-IDF does not make ---------------------------------------- */
 
 static const uint8_t *page_bytes(const reader *r, uint32_t p)
 {
     return r->bytes + (size_t)p * NVS_PAGE_SIZE;
 }
 
-static int offset_entry(long off)
+static int is_listed(const reader *r, uint32_t p)
 {
-    return off < (long)NVS_FIRST_ENTRY_OFFSET
-               ? -1
-               : (int)((off - (long)NVS_FIRST_ENTRY_OFFSET) / NVS_ENTRY_SIZE);
+    const nvs_page_mem *m = &r->flash.pg[p];
+    return m->kind == NVS_PAGE_ACTIVE || m->kind == NVS_PAGE_FULL ||
+           m->kind == NVS_PAGE_FREEING;
 }
 
-/* The header and bitmap of page p: is it read, and what does it say. */
-static void read_page_header(reader *r, uint32_t p)
+/* A written item header: its type, span, key, size and padding. */
+static unsigned check_item(reader *r, uint32_t p, unsigned i)
 {
-    const uint8_t *pg = page_bytes(r, p);
-    nvsf_page_info *pi = &r->pages[p];
-    pi->index = p;
-    pi->state = nvs_load_u32(pg + NVS_PAGE_STATE_OFFSET);
-    pi->seq = nvs_load_u32(pg + NVS_PAGE_SEQ_OFFSET);
-    pi->version = pg[NVS_PAGE_VERSION_OFFSET];
-    for (unsigned i = 0; i < NVS_ENTRIES_PER_PAGE; i++) {
-        unsigned st = nvs_bitmap_get(pg, i);
-        pi->entry_state[i] = (uint8_t)st;
-        pi->written += st == NVS_ENTRY_STATE_WRITTEN;
-        pi->erased += st == NVS_ENTRY_STATE_ERASED;
-        pi->empty += st == NVS_ENTRY_STATE_EMPTY;
-        pi->illegal += st == 1;
-    }
-    if (pi->state == NVS_PAGE_STATE_EMPTY) {
-        long off = first_not_ff(pg, NVS_PAGE_SIZE);
-        if (off >= 0)
-            problem(r, NVSF_PROBLEM_NOT_ERASED, p, offset_entry(off),
-                    "the page is marked empty (state 0xffffffff) but its "
-                    "byte 0x%lx is 0x%02x, not 0xff; ESP-IDF treats the page "
-                    "as corrupt",
-                    (unsigned long)off, pg[off]);
-        return;
-    }
-    uint32_t crc = nvs_page_header_crc(pg);
-    uint32_t stored = nvs_load_u32(pg + NVS_PAGE_CRC_OFFSET);
-    if (crc != stored) {
-        problem(r, NVSF_PROBLEM_PAGE_HEADER, p, -1,
-                "page header CRC mismatch: the header says 0x%08x, bytes "
-                "4..27 give 0x%08x; ESP-IDF does not read this page",
-                stored, crc);
-        return;
-    }
-    pi->header_ok = 1;
-    long res = first_not_ff(pg + 9, 19);
-    if (res >= 0)
-        problem(r, NVSF_PROBLEM_PAGE_HEADER, p, -1,
-                "reserved header byte %ld is 0x%02x, not 0xff", res + 9,
-                pg[9 + res]);
-    switch (pi->state) {
-    case NVS_PAGE_STATE_ACTIVE:
-    case NVS_PAGE_STATE_FULL:
-    case NVS_PAGE_STATE_FREEING:
-        break;
-    case STATE_CORRUPT_IDF:
-    case NVS_PAGE_STATE_CORRUPT:
-        problem(r, NVSF_PROBLEM_PAGE_STATE, p, -1,
-                "the page is marked corrupt (state 0x%08x)", pi->state);
-        return;
-    default:
-        problem(r, NVSF_PROBLEM_PAGE_STATE, p, -1,
-                "unknown page state 0x%08x (NVS writes 0xfffffffe active, "
-                "0xfffffffc full, 0xfffffff8 freeing); ESP-IDF does not read "
-                "this page",
-                pi->state);
-        return;
-    }
-    if (pi->version != NVS_PAGE_VERSION1 && pi->version != NVS_PAGE_VERSION2) {
-        problem(r, NVSF_PROBLEM_PAGE_HEADER, p, -1,
-                "unknown format version byte 0x%02x (0xff is version 1, "
-                "0xfe version 2); ESP-IDF refuses the partition",
-                pi->version);
-        return;
-    }
-    pi->readable = 1;
-}
-
-typedef struct seq_key {
-    uint32_t seq, page;
-} seq_key;
-
-static int cmp_seq(const void *a, const void *b)
-{
-    const seq_key *x = a, *y = b;
-    if (x->seq != y->seq)
-        return x->seq < y->seq ? -1 : 1;
-    return x->page < y->page ? -1 : x->page > y->page;
-}
-
-/*
- * The reading order of the readable pages, and the checks on the states of
- * the pages together. Returns the page ESP-IDF throws away (a partial copy
- * of a freeing page), or NO_RANK.
- */
-static uint32_t order_pages(reader *r)
-{
-    uint32_t n = 0, free_pages = 0;
-    seq_key *keys = malloc(((size_t)r->pub.page_count + 1) * sizeof *keys);
-    if (!keys) {
-        r->nomem = 1;
-        return NO_RANK;
-    }
-    for (uint32_t p = 0; p < r->pub.page_count; p++) {
-        if (r->pages[p].readable)
-            keys[n++] = (seq_key){r->pages[p].seq, p};
-        else
-            free_pages++;
-    }
-    qsort(keys, n, sizeof *keys, cmp_seq);
-    for (uint32_t i = 1; i < n; i++)
-        if (keys[i].seq == keys[i - 1].seq)
-            problem(r, NVSF_PROBLEM_PAGE_STATE, keys[i].page, -1,
-                    "sequence number %u is also the one of page %u; each "
-                    "page has its own",
-                    keys[i].seq, keys[i - 1].page);
-
-    uint32_t freeing = NO_RANK, discarded = NO_RANK, active = 0;
-    for (uint32_t i = 0; i < n; i++) {
-        const nvsf_page_info *pi = &r->pages[keys[i].page];
-        if (pi->state == NVS_PAGE_STATE_ACTIVE) {
-            active++;
-            if (i + 1 < n)
-                problem(r, NVSF_PROBLEM_PAGE_STATE, pi->index, -1,
-                        "the page is active but page %u (sequence number %u) "
-                        "is newer; only the newest page may be active",
-                        keys[n - 1].page, keys[n - 1].seq);
-        }
-        if (pi->state == NVS_PAGE_STATE_FREEING && freeing == NO_RANK)
-            freeing = i;
-    }
-    if (n > 0 && active == 0)
-        problem(r, NVSF_PROBLEM_PAGE_STATE, keys[n - 1].page, -1,
-                "no page is active: the newest page (sequence number %u) is "
-                "marked %s",
-                keys[n - 1].seq,
-                nvsf_page_state_name(r->pages[keys[n - 1].page].state));
-    if (freeing != NO_RANK) {
-        const nvsf_page_info *newest = &r->pages[keys[n - 1].page];
-        if (freeing != n - 1 && newest->state == NVS_PAGE_STATE_ACTIVE)
-            discarded = newest->index;
-        if (discarded != NO_RANK)
-            problem(r, NVSF_PROBLEM_PAGE_STATE, keys[freeing].page, -1,
-                    "the page is freeing: garbage collection was cut short; "
-                    "at its next start ESP-IDF erases page %u (the partial "
-                    "copy) and copies this page's items again",
-                    discarded);
-        else
-            problem(r, NVSF_PROBLEM_PAGE_STATE, keys[freeing].page, -1,
-                    "the page is freeing: garbage collection was cut short; "
-                    "ESP-IDF copies its items to a new page at its next "
-                    "start");
-    }
-    for (uint32_t i = 0; i < n; i++)
-        if (i != freeing && r->pages[keys[i].page].state ==
-                                NVS_PAGE_STATE_FREEING)
-            problem(r, NVSF_PROBLEM_PAGE_STATE, keys[i].page, -1,
-                    "the page is freeing as well; NVS frees one page at a "
-                    "time");
-    if (r->pub.page_count >= 3 && free_pages == 0)
-        problem(r, NVSF_PROBLEM_PAGE_STATE, -1, -1,
-                "no page is left erased: ESP-IDF needs a free page to open "
-                "a partition of %u pages for writing",
-                r->pub.page_count);
-
-    /* Reading order: by sequence number, the freeing page last, without
-     * the page ESP-IDF erases. */
-    r->order_count = 0;
-    for (uint32_t i = 0; i < n; i++)
-        if (i != freeing && keys[i].page != discarded)
-            r->order[r->order_count++] = keys[i].page;
-    if (freeing != NO_RANK)
-        r->order[r->order_count++] = keys[freeing].page;
-    for (uint32_t i = 0; i < r->order_count; i++)
-        r->rank[r->order[i]] = i;
-    free(keys);
-    return discarded;
-}
-
-/* ---- entries ------------------------------------------------------------- */
-
-static void add_rec(reader *r, uint32_t p, unsigned i, const uint8_t *e,
-                    const uint8_t *data, size_t size)
-{
-    if (grow(r, (void **)&r->recs, r->nrecs, &r->caprecs, sizeof *r->recs))
-        return;
-    rec *x = &r->recs[r->nrecs++];
-    memset(x, 0, sizeof *x);
-    x->page = p;
-    x->entry = i;
-    x->pos = (uint64_t)r->rank[p] * NVS_ENTRIES_PER_PAGE + i;
-    x->e = e;
-    x->data = data;
-    x->size = size;
+    const uint8_t *e = page_bytes(r, p) + NVS_FIRST_ENTRY_OFFSET +
+                       (size_t)i * NVS_ENTRY_SIZE;
+    uint8_t type = e[NVS_ENTRY_TYPE_OFFSET], span = e[NVS_ENTRY_SPAN_OFFSET];
+    char b[72];
     const uint8_t *k = e + NVS_ENTRY_KEY_OFFSET;
     const uint8_t *nul = memchr(k, 0, NVS_ENTRY_KEY_SIZE);
-    size_t klen = nul ? (size_t)(nul - k) : NVS_ENTRY_KEY_SIZE;
-    memcpy(x->key, k, klen);
-    x->key[klen] = '\0';
-    char b[72];
+    nvsf_escape_text(b, sizeof b, k, nul ? (size_t)(nul - k) : 16);
     if (!nul)
         problem(r, NVSF_PROBLEM_ENTRY, p, (int)i,
                 "key '%s' is not NUL-terminated: keys are at most 15 bytes",
-                shown(x->key, b));
-    else if (klen == 0)
+                b);
+    else if (nul == k)
         problem(r, NVSF_PROBLEM_ENTRY, p, (int)i, "the key is empty");
-    else
-        x->key_ok = 1;
-}
-
-/* A written entry taken as an item header; returns the entries it uses. */
-static unsigned walk_item(reader *r, uint32_t p, unsigned i, int keep)
-{
-    const uint8_t *pg = page_bytes(r, p);
-    const nvsf_page_info *pi = &r->pages[p];
-    const uint8_t *e = pg + NVS_FIRST_ENTRY_OFFSET + (size_t)i * NVS_ENTRY_SIZE;
-    uint32_t crc = nvs_entry_crc(e);
-    uint32_t stored = nvs_load_u32(e + NVS_ENTRY_CRC_OFFSET);
-    if (crc != stored) {
-        r->crc_bad++;
-        problem(r, NVSF_PROBLEM_ENTRY_CRC, p, (int)i,
-                "entry header CRC mismatch: the entry says 0x%08x, its bytes "
-                "give 0x%08x",
-                stored, crc);
-        return 1;
-    }
-    r->crc_ok++;
-    uint8_t type = e[NVS_ENTRY_TYPE_OFFSET], span = e[NVS_ENTRY_SPAN_OFFSET];
-    char key[17], b[72];
-    memcpy(key, e + NVS_ENTRY_KEY_OFFSET, 16);
-    key[16] = '\0';
+    for (const uint8_t *z = nul ? nul : k + 16; z < k + 16; z++)
+        if (*z != 0) {
+            problem(r, NVSF_PROBLEM_ENTRY, p, (int)i,
+                    "key '%s' is not padded with zero bytes", b);
+            break;
+        }
     if (!is_int_type(type) && !is_varlen_type(type) &&
         type != NVSF_TYPE_BLOB_INDEX) {
         problem(r, NVSF_PROBLEM_ENTRY, p, (int)i,
-                "'%s' has unknown type 0x%02x", shown(key, b), type);
-        return 1;
+                "'%s' has unknown type 0x%02x", b, type);
+        return span && i + span <= NENT ? span : 1;
     }
     const char *tname = nvsf_item_type_name((enum nvsf_item_type)type);
     if (!is_varlen_type(type)) {
-        if (span != 1) {
+        if (span != 1)
             problem(r, NVSF_PROBLEM_ENTRY, p, (int)i,
-                    "%s '%s' has span %u; it takes 1 entry", tname,
-                    shown(key, b), span);
-            return 1;
-        }
-        if (type == NVSF_TYPE_BLOB_INDEX &&
-            e[NVS_ENTRY_CHUNK_OFFSET] != NVS_CHUNK_ANY) {
+                    "%s '%s' has span %u; it takes 1 entry", tname, b, span);
+        if (e[NVS_ENTRY_CHUNK_OFFSET] != NVS_CHUNK_ANY)
             problem(r, NVSF_PROBLEM_ENTRY, p, (int)i,
-                    "blob index '%s' has chunk index %u, not 0xff; ESP-IDF "
-                    "does not find it",
-                    shown(key, b), e[NVS_ENTRY_CHUNK_OFFSET]);
-            return 1;
+                    "%s '%s' has chunk index %u, not 0xff", tname, b,
+                    e[NVS_ENTRY_CHUNK_OFFSET]);
+        if (type == NVSF_TYPE_BLOB_INDEX) {
+            if (nvs_load_u16(e + NVS_ENTRY_DATA_OFFSET + 6) != 0xFFFF)
+                problem(r, NVSF_PROBLEM_ENTRY, p, (int)i,
+                        "blob index '%s': its unused bytes are not 0xff", b);
+        } else {
+            unsigned w = nvsf_value_type_width((enum nvsf_item_type)type);
+            long pad = first_not_ff(e + NVS_ENTRY_DATA_OFFSET + w, 8 - w);
+            if (pad >= 0)
+                problem(r, NVSF_PROBLEM_NOT_ERASED, p, (int)i,
+                        "%s '%s': byte %ld of its data field is 0x%02x; the "
+                        "bytes after a %u-byte value are 0xff",
+                        tname, b, (long)w + pad,
+                        e[NVS_ENTRY_DATA_OFFSET + w + pad], w);
         }
-        if (keep)
-            add_rec(r, p, i, e, NULL, 0);
         return 1;
     }
-
     size_t size = nvs_load_u16(e + NVS_ENTRY_DATA_OFFSET);
     unsigned need = 1 + (unsigned)((size + NVS_ENTRY_SIZE - 1) / NVS_ENTRY_SIZE);
-    if (span == 0 || i + span > NVS_ENTRIES_PER_PAGE) {
+    if (span == 0 || i + span > NENT) {
         problem(r, NVSF_PROBLEM_ENTRY, p, (int)i,
-                "%s '%s' has span %u, which runs past the end of the page "
-                "(entry %u of %u)",
-                tname, shown(key, b), span, i, NVS_ENTRIES_PER_PAGE);
+                "%s '%s' has span %u, which runs past the end of the page",
+                tname, b, span);
         return 1;
     }
     if (span != need) {
         problem(r, NVSF_PROBLEM_ENTRY, p, (int)i,
                 "%s '%s' holds %zu bytes, which take %u entries with the "
                 "header, but its span is %u",
-                tname, shown(key, b), size, need, span);
+                tname, b, size, need, span);
         return span;
     }
-    int ok = 1;
-    for (unsigned j = 1; j < span; j++) {
-        unsigned st = pi->entry_state[i + j];
-        if (st != NVS_ENTRY_STATE_WRITTEN) {
-            problem(r, NVSF_PROBLEM_BITMAP, p, (int)(i + j),
-                    "data entry %u of %s '%s' (header at entry %u) is marked "
-                    "%s",
-                    j, tname, shown(key, b), i, entry_state_name(st));
-            ok = 0;
-            break;
-        }
-    }
+    if (nvs_load_u16(e + NVS_ENTRY_DATA_OFFSET + 2) != 0xFFFF)
+        problem(r, NVSF_PROBLEM_ENTRY, p, (int)i,
+                "%s '%s': the 2 bytes after its size are not 0xff", tname, b);
+    if (type == NVSF_TYPE_BLOB_DATA
+            ? e[NVS_ENTRY_CHUNK_OFFSET] == NVS_CHUNK_ANY
+            : e[NVS_ENTRY_CHUNK_OFFSET] != NVS_CHUNK_ANY)
+        problem(r, NVSF_PROBLEM_ENTRY, p, (int)i,
+                "%s '%s' has chunk index %u", tname, b,
+                e[NVS_ENTRY_CHUNK_OFFSET]);
     const uint8_t *data = e + NVS_ENTRY_SIZE;
-    uint32_t dcrc = nvsf_crc32(data, size);
-    uint32_t dstored = nvs_load_u32(e + NVS_ENTRY_DATA_OFFSET + 4);
-    if (dcrc != dstored) {
-        problem(r, NVSF_PROBLEM_DATA_CRC, p, (int)i,
-                "data CRC mismatch for %s '%s': the entry says 0x%08x, its "
-                "%zu bytes give 0x%08x",
-                tname, shown(key, b), dstored, size, dcrc);
-        ok = 0;
-    }
     size_t room = (size_t)(span - 1) * NVS_ENTRY_SIZE;
     long pad = first_not_ff(data + size, room - size);
     if (pad >= 0)
@@ -547,17 +360,25 @@ static unsigned walk_item(reader *r, uint32_t p, unsigned i, int keep)
                 (int)(i + 1 + (size + (size_t)pad) / NVS_ENTRY_SIZE),
                 "the padding after the value of %s '%s' is not 0xff (byte "
                 "%ld after the value is 0x%02x)",
-                tname, shown(key, b), pad, data[size + (size_t)pad]);
-    if (ok && keep)
-        add_rec(r, p, i, e, data, size);
+                tname, b, pad, data[size + (size_t)pad]);
+    if (type == NVSF_TYPE_STRING && (size == 0 || data[size - 1] != '\0'))
+        problem(r, NVSF_PROBLEM_ENTRY, p, (int)i,
+                "string '%s' does not end with a NUL byte", b);
     return span;
 }
 
-/* Every entry of a readable page; `keep`: record its items. */
-static void walk_page(reader *r, uint32_t p, int keep)
+/* The header, bitmap and entries of a page, after the start-up. */
+static void check_page(reader *r, uint32_t p)
 {
     const uint8_t *pg = page_bytes(r, p);
     const nvsf_page_info *pi = &r->pages[p];
+    if (!is_listed(r, p))
+        return;
+    long res = first_not_ff(pg + 9, 19);
+    if (res >= 0)
+        problem(r, NVSF_PROBLEM_PAGE_HEADER, p, -1,
+                "reserved header byte %ld is 0x%02x, not 0xff", res + 9,
+                pg[9 + res]);
     uint8_t last = pg[NVS_BITMAP_OFFSET + NVS_BITMAP_SIZE - 1];
     if ((last & 0xF0) != 0xF0)
         problem(r, NVSF_PROBLEM_BITMAP, p, -1,
@@ -565,8 +386,7 @@ static void walk_page(reader *r, uint32_t p, int keep)
                 "not all 1 (its last byte is 0x%02x)",
                 last);
     int first_empty = -1, reported = 0;
-    unsigned i = 0;
-    while (i < NVS_ENTRIES_PER_PAGE) {
+    for (unsigned i = 0; i < NENT;) {
         const uint8_t *e = pg + NVS_FIRST_ENTRY_OFFSET + (size_t)i * NVS_ENTRY_SIZE;
         unsigned st = pi->entry_state[i];
         if (st == NVS_ENTRY_STATE_EMPTY) {
@@ -588,353 +408,403 @@ static void walk_page(reader *r, uint32_t p, int keep)
                     entry_state_name(st), first_empty);
             reported = 1;
         }
-        if (st == 1) {
+        if (st == 1)
             problem(r, NVSF_PROBLEM_BITMAP, p, (int)i,
                     "the entry's state bits are 01, a state NVS never "
                     "writes");
-            i++;
-        } else if (st == NVS_ENTRY_STATE_ERASED) {
-            i++;
-        } else {
-            i += walk_item(r, p, i, keep);
+        i += st == NVS_ENTRY_STATE_WRITTEN ? check_item(r, p, i) : 1;
+    }
+}
+
+/* Sequence numbers and states of the pages together. */
+static void check_pages(reader *r)
+{
+    const nvs_flash *f = &r->flash;
+    for (uint32_t k = 1; k < f->nlist; k++) {
+        const nvs_page_mem *a = &f->pg[f->list[k - 1]], *b = &f->pg[f->list[k]];
+        if (a->seq == b->seq && f->list[k] != f->pending)
+            problem(r, NVSF_PROBLEM_PAGE_STATE, f->list[k], -1,
+                    "sequence number %u is also the one of page %u; each "
+                    "page has its own",
+                    b->seq, f->list[k - 1]);
+    }
+    for (uint32_t k = 0; k + 1 < f->nlist; k++)
+        if (f->pg[f->list[k]].kind == NVS_PAGE_ACTIVE)
+            problem(r, NVSF_PROBLEM_PAGE_STATE, f->list[k], -1,
+                    "the page is active but page %u is newer; only the "
+                    "newest page may be active",
+                    f->list[f->nlist - 1]);
+    if (f->nlist && f->pending == UINT32_MAX &&
+        f->pg[f->list[f->nlist - 1]].kind == NVS_PAGE_FULL)
+        problem_sev(r, NVSF_PROBLEM_PAGE_STATE, NVSF_REPAIRABLE,
+                    NVSF_REPAIR_NONE, f->list[f->nlist - 1], -1, 0,
+                    "no page is active: the newest page is full and no newer "
+                    "page was started (a write was cut, or failed, after it "
+                    "marked the page full); ESP-IDF starts a new page at its "
+                    "next write");
+    for (uint32_t p = 0; p < r->pub.page_count; p++)
+        check_page(r, p);
+}
+
+/* ---- what ESP-IDF returns ------------------------------------------------ */
+
+static void read_pages(reader *r)
+{
+    for (uint32_t p = 0; p < r->pub.page_count; p++) {
+        const uint8_t *pg = page_bytes(r, p);
+        nvsf_page_info *pi = &r->pages[p];
+        memset(pi, 0, sizeof *pi);
+        pi->index = p;
+        pi->state = nvs_load_u32(pg + NVS_PAGE_STATE_OFFSET);
+        pi->seq = nvs_load_u32(pg + NVS_PAGE_SEQ_OFFSET);
+        pi->version = pg[NVS_PAGE_VERSION_OFFSET];
+        pi->header_ok = pi->state != NVS_PAGE_STATE_EMPTY &&
+                        nvs_page_header_crc(pg) ==
+                            nvs_load_u32(pg + NVS_PAGE_CRC_OFFSET);
+        pi->readable = is_listed(r, p);
+        pi->next_free = r->flash.pg[p].kind == NVS_PAGE_ACTIVE
+                            ? r->flash.pg[p].next_free
+                            : NENT;
+        for (unsigned i = 0; i < NENT; i++) {
+            unsigned st = nvs_bitmap_get(pg, i);
+            pi->entry_state[i] = (uint8_t)st;
+            pi->written += st == NVS_ENTRY_STATE_WRITTEN;
+            pi->erased += st == NVS_ENTRY_STATE_ERASED;
+            pi->empty += st == NVS_ENTRY_STATE_EMPTY;
+            pi->illegal += st == 1;
         }
     }
 }
 
-/* ---- namespaces and items ------------------------------------------------ */
-
-static void read_namespaces(reader *r)
+static uint64_t pos_of(const reader *r, uint32_t rank, unsigned entry)
 {
+    (void)r;
+    return (uint64_t)rank * NENT + entry;
+}
+
+/* The live item headers, and the namespaces, in page-list order. */
+static void read_entries(reader *r)
+{
+    nvs_flash *f = &r->flash;
     char b[72], b2[72];
-    for (size_t k = 0; k < r->nrecs; k++) {
-        const rec *x = &r->recs[k];
-        if (x->e[NVS_ENTRY_NS_OFFSET] != 0 || !x->key_ok)
-            continue;
-        uint8_t type = x->e[NVS_ENTRY_TYPE_OFFSET];
-        unsigned idx = x->e[NVS_ENTRY_DATA_OFFSET];
-        if (type != NVSF_TYPE_U8) {
-            problem(r, NVSF_PROBLEM_NAMESPACE, x->page, (int)x->entry,
-                    "'%s' is a %s in namespace 0, which holds only namespace "
-                    "definitions (u8)",
-                    shown(x->key, b),
-                    nvsf_item_type_name((enum nvsf_item_type)type));
-            continue;
-        }
-        if (idx == 0 || idx > NVS_NAMESPACE_INDEX_MAX) {
-            problem(r, NVSF_PROBLEM_NAMESPACE, x->page, (int)x->entry,
-                    "namespace '%s' has index %u; indexes are 1 to 254",
-                    shown(x->key, b), idx);
-            continue;
-        }
-        int dup = 0;
-        for (size_t n = 0; n < r->nns && !dup; n++) {
-            if (strcmp(r->ns[n].name, x->key) == 0) {
-                problem(r, NVSF_PROBLEM_NAMESPACE, x->page, (int)x->entry,
-                        "namespace '%s' is declared again (first at page %u "
-                        "entry %u)",
-                        shown(x->key, b), r->ns[n].page, r->ns[n].entry);
+    for (uint32_t k = 0; k < f->nlist; k++) {
+        uint32_t p = f->list[k];
+        unsigned i = 0;
+        while (nvs_find_item(f, p, NVS_NS_ANY, NVS_TYPE_ANY, NULL,
+                             NVS_CHUNK_ANY, NVS_VER_ANY, &i) == NVS_FOUND) {
+            const uint8_t *e = nvs_entry_at(f, p, i);
+            if (grow(r, (void **)&r->entries, r->nentries, &r->capentries,
+                     sizeof *r->entries))
+                return;
+            nvsf_entry_ref *x = &r->entries[r->nentries++];
+            x->page = p;
+            x->entry = (uint8_t)i;
+            x->span = e[NVS_ENTRY_SPAN_OFFSET];
+            x->ns_index = e[NVS_ENTRY_NS_OFFSET];
+            x->type = e[NVS_ENTRY_TYPE_OFFSET];
+            x->chunk_index = e[NVS_ENTRY_CHUNK_OFFSET];
+            memcpy(x->key, e + NVS_ENTRY_KEY_OFFSET, 16);
+            x->key[16] = '\0';
+            i += x->span ? x->span : 1;
+            if (x->ns_index != 0)
+                continue;
+            /* Storage::init: every u8 of namespace 0 declares one. */
+            nvsf_escape_text(b, sizeof b, (const uint8_t *)x->key,
+                             strlen(x->key));
+            unsigned idx = e[NVS_ENTRY_DATA_OFFSET];
+            if (x->type != NVSF_TYPE_U8) {
+                problem(r, NVSF_PROBLEM_NAMESPACE, p, x->entry,
+                        "'%s' is a %s in namespace 0, which holds only "
+                        "namespace definitions (u8)",
+                        b, nvsf_item_type_name((enum nvsf_item_type)x->type));
+                continue;
+            }
+            if (idx == 0 || idx > NVS_NAMESPACE_INDEX_MAX) {
+                problem(r, NVSF_PROBLEM_NAMESPACE, p, x->entry,
+                        "namespace '%s' has index %u; indexes are 1 to 254",
+                        b, idx);
+                continue;
+            }
+            int dup = 0;
+            for (size_t n = 0; n < r->nns && !dup; n++)
+                if (strcmp(r->ns[n].name, x->key) == 0) {
+                    problem(r, NVSF_PROBLEM_NAMESPACE, p, x->entry,
+                            "namespace '%s' is declared again (first at "
+                            "page %u entry %u)",
+                            b, r->ns[n].page, r->ns[n].entry);
+                    dup = 1;
+                }
+            if (!dup && r->ns_slot[idx] >= 0) {
+                nvsf_escape_text(b2, sizeof b2,
+                                 (const uint8_t *)r->ns[r->ns_slot[idx]].name,
+                                 strlen(r->ns[r->ns_slot[idx]].name));
+                problem(r, NVSF_PROBLEM_NAMESPACE, p, x->entry,
+                        "namespace '%s' has index %u, which namespace '%s' "
+                        "has already",
+                        b, idx, b2);
                 dup = 1;
             }
+            if (dup || r->nns >= NVS_NAMESPACE_INDEX_MAX)
+                continue;
+            nvsf_namespace *ns = &r->ns[r->nns];
+            ns->index = (uint8_t)idx;
+            memcpy(ns->name, x->key, sizeof ns->name);
+            ns->page = p;
+            ns->entry = x->entry;
+            r->ns_pos[r->nns] = pos_of(r, k, x->entry);
+            r->ns_slot[idx] = (int)r->nns++;
         }
-        if (!dup && r->ns_slot[idx] >= 0) {
-            problem(r, NVSF_PROBLEM_NAMESPACE, x->page, (int)x->entry,
-                    "namespace '%s' has index %u, which namespace '%s' has "
-                    "already",
-                    shown(x->key, b), idx,
-                    shown(r->ns[r->ns_slot[idx]].name, b2));
-            dup = 1;
-        }
-        if (dup || r->nns >= NVS_NAMESPACE_INDEX_MAX)
-            continue;
-        nvsf_namespace *ns = &r->ns[r->nns];
-        ns->index = (uint8_t)idx;
-        memcpy(ns->name, x->key, sizeof ns->name);
-        ns->page = x->page;
-        ns->entry = x->entry;
-        r->ns_pos[r->nns] = x->pos;
-        r->ns_slot[idx] = (int)r->nns++;
     }
 }
 
-static nvsf_item *new_item(reader *r, const rec *x, uint64_t pos)
+/* Storage::findItem: the first page of the list where the page finds it. */
+static int find_first(reader *r, uint8_t ns, uint8_t type, const char *key,
+                      uint8_t chunk, uint8_t chunk_start, uint32_t *page,
+                      unsigned *entry)
 {
+    nvs_flash *f = &r->flash;
+    for (uint32_t k = 0; k < f->nlist; k++) {
+        unsigned i = 0;
+        if (nvs_find_item(f, f->list[k], ns, type, key, chunk, chunk_start,
+                          &i) == NVS_FOUND) {
+            *page = f->list[k];
+            *entry = i;
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* Page::readItem of a string or chunk: its data when the CRC holds, else
+ * ESP-IDF erases it (damage) and returns nothing. */
+static const uint8_t *read_data(reader *r, uint32_t p, unsigned i, size_t *len)
+{
+    const uint8_t *e = nvs_entry_at(&r->flash, p, i);
+    size_t size = nvs_load_u16(e + NVS_ENTRY_DATA_OFFSET);
+    unsigned span = e[NVS_ENTRY_SPAN_OFFSET];
+    if (span == 0 || i + span > NENT ||
+        size > (size_t)(span - 1) * NVS_ENTRY_SIZE) {
+        char d[120];
+        problem(r, NVSF_PROBLEM_ENTRY, p, (int)i,
+                "%s holds %zu bytes, more than its %u entries: ESP-IDF reads "
+                "past it",
+                nvs_describe(e, d, sizeof d), size, span);
+        return NULL;
+    }
+    uint32_t crc = nvsf_crc32(e + NVS_ENTRY_SIZE, size);
+    uint32_t stored = nvs_load_u32(e + NVS_ENTRY_DATA_OFFSET + 4);
+    if (crc != stored) {
+        char d[120], msg[240];
+        snprintf(msg, sizeof msg,
+                 "data CRC mismatch for %s: the entry says 0x%08x, its %zu "
+                 "bytes give 0x%08x; ESP-IDF erases it when it is read, and "
+                 "returns nothing",
+                 nvs_describe(e, d, sizeof d), stored, size, crc);
+        problem_sev(r, NVSF_PROBLEM_DATA_CRC, NVSF_DAMAGED,
+                    NVSF_REPAIR_ERASE_ENTRIES, p, (int)i, span, msg);
+        nvs_erase_entry_span(&r->flash, p, i);
+        return NULL;
+    }
+    *len = size;
+    return e + NVS_ENTRY_SIZE;
+}
+
+static nvsf_item *new_item(reader *r, uint32_t p, unsigned i, uint64_t pos)
+{
+    if (grow(r, (void **)&r->items, r->nitems, &r->capitems, sizeof *r->items) ||
+        grow(r, (void **)&r->item_pos, r->nitems, &r->cappos,
+             sizeof *r->item_pos))
+        return NULL;
+    const uint8_t *e = nvs_entry_at(&r->flash, p, i);
     nvsf_item *it = &r->items[r->nitems];
     memset(it, 0, sizeof *it);
-    it->page = x->page;
-    it->entry = x->entry;
-    it->ns_index = x->e[NVS_ENTRY_NS_OFFSET];
-    memcpy(it->key, x->key, sizeof it->key);
-    it->type = (enum nvsf_item_type)x->e[NVS_ENTRY_TYPE_OFFSET];
+    it->page = p;
+    it->entry = i;
+    it->ns_index = e[NVS_ENTRY_NS_OFFSET];
+    memcpy(it->key, e + NVS_ENTRY_KEY_OFFSET, 16);
+    it->key[16] = '\0';
+    it->type = (enum nvsf_item_type)e[NVS_ENTRY_TYPE_OFFSET];
     r->item_pos[r->nitems++] = pos;
     return it;
 }
 
-/* Chunks sorted by namespace, key, chunk index, position. */
-static int cmp_chunk(const void *a, const void *b)
+/* Storage::readMultiPageBlob: 1 read, 0 not found (ESP-IDF then looks for
+ * a version-1 blob), -1 failed. */
+static int read_blob_v2(reader *r, uint8_t ns, const char *key, uint64_t pos)
 {
-    const rec *x = *(const rec *const *)a, *y = *(const rec *const *)b;
-    int c = (int)x->e[0] - (int)y->e[0];
-    if (!c)
-        c = strcmp(x->key, y->key);
-    if (!c)
-        c = (int)x->e[NVS_ENTRY_CHUNK_OFFSET] - (int)y->e[NVS_ENTRY_CHUNK_OFFSET];
-    if (!c)
-        c = x->pos < y->pos ? -1 : x->pos > y->pos;
-    return c;
-}
-
-static rec *find_chunk(rec **chunks, size_t n, uint8_t ns, const char *key,
-                       unsigned chunk)
-{
-    size_t lo = 0, hi = n;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        const rec *x = chunks[mid];
-        int c = (int)x->e[0] - (int)ns;
-        if (!c)
-            c = strcmp(x->key, key);
-        if (!c)
-            c = (int)x->e[NVS_ENTRY_CHUNK_OFFSET] - (int)chunk;
-        if (c < 0)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo < n && chunks[lo]->e[0] == ns && strcmp(chunks[lo]->key, key) == 0 &&
-                   chunks[lo]->e[NVS_ENTRY_CHUNK_OFFSET] == chunk
-               ? chunks[lo]
-               : NULL;
-}
-
-/* A version-2 blob: its index x and its chunks, reassembled. */
-static void read_blob(reader *r, const rec *x, rec **chunks, size_t nchunks)
-{
-    char b[72];
-    const uint8_t *d = x->e + NVS_ENTRY_DATA_OFFSET;
-    uint32_t size = nvs_load_u32(d);
-    unsigned count = d[4], start = d[5];
-    if (start != 0 && start != CHUNK_START_VER1)
-        problem(r, NVSF_PROBLEM_BLOB, x->page, (int)x->entry,
-                "blob index '%s' starts at chunk %u; NVS starts blobs at "
-                "chunk 0 or 128",
-                shown(x->key, b), start);
-    if (start + count > 256) {
-        problem(r, NVSF_PROBLEM_BLOB, x->page, (int)x->entry,
-                "blob index '%s' says %u chunks from chunk %u, past chunk "
-                "255",
-                shown(x->key, b), count, start);
-        return;
-    }
-    size_t total = 0;
-    uint64_t pos = x->pos;
-    int missing = -1;
-    for (unsigned k = 0; k < count; k++) {
-        rec *c = find_chunk(chunks, nchunks, x->e[0], x->key, start + k);
-        if (!c) {
-            if (missing < 0)
-                missing = (int)(start + k);
-            continue;
-        }
-        c->claimed = 1;
-        total += c->size;
-        if (c->pos < pos)
-            pos = c->pos;
-    }
-    if (missing >= 0) {
-        problem(r, NVSF_PROBLEM_BLOB, x->page, (int)x->entry,
-                "blob index '%s' says %u chunks from chunk %u, but chunk %d "
-                "is missing",
-                shown(x->key, b), count, start, missing);
-        return;
-    }
-    if (total != size) {
-        problem(r, NVSF_PROBLEM_BLOB, x->page, (int)x->entry,
-                "blob index '%s' says %u bytes, but its %u chunks hold %zu",
-                shown(x->key, b), size, count, total);
-        return;
-    }
-    uint8_t *blob = malloc(total ? total : 1);
+    uint32_t ip;
+    unsigned ie;
+    if (!find_first(r, ns, NVSF_TYPE_BLOB_INDEX, key, NVS_CHUNK_ANY,
+                    NVS_VER_ANY, &ip, &ie))
+        return 0;
+    uint8_t idx[NVS_ENTRY_SIZE];
+    memcpy(idx, nvs_entry_at(&r->flash, ip, ie), sizeof idx);
+    uint32_t size = nvs_load_u32(idx + NVS_ENTRY_DATA_OFFSET);
+    unsigned count = idx[NVS_ENTRY_DATA_OFFSET + 4];
+    unsigned start = idx[NVS_ENTRY_DATA_OFFSET + 5];
+    char d[120];
+    nvs_describe(idx, d, sizeof d);
+    if (start != NVS_VER_0 && start != NVS_VER_1)
+        problem(r, NVSF_PROBLEM_BLOB, ip, (int)ie,
+                "%s starts at chunk %u; NVS starts blobs at chunk 0 or 128", d,
+                start);
+    uint8_t *blob = malloc(size ? size : 1);
     if (!blob) {
         r->nomem = 1;
-        return;
+        return -1;
+    }
+    size_t at = 0;
+    for (unsigned n = 0; n < count; n++) {
+        uint32_t cp;
+        unsigned ce;
+        const uint8_t *data;
+        size_t len = 0;
+        if (!find_first(r, ns, NVSF_TYPE_BLOB_DATA, key, (uint8_t)(start + n),
+                        NVS_VER_ANY, &cp, &ce)) {
+            char msg[240];
+            snprintf(msg, sizeof msg,
+                     "%s says %u chunks from chunk %u, but chunk %u is "
+                     "missing: ESP-IDF erases the blob when it is read, and "
+                     "returns nothing",
+                     d, count, start, (start + n) & 0xFF);
+            problem_sev(r, NVSF_PROBLEM_BLOB, NVSF_DAMAGED,
+                        NVSF_REPAIR_ERASE_ENTRIES, ip, (int)ie, 1, msg);
+            /* Storage::eraseMultiPageBlob: the index, then its chunks */
+            nvs_erase_entry_span(&r->flash, ip, ie);
+            for (unsigned c = 0; c < count; c++)
+                if (find_first(r, ns, NVSF_TYPE_BLOB_DATA, key,
+                               (uint8_t)(start + c), NVS_VER_ANY, &cp, &ce))
+                    nvs_erase_entry_span(&r->flash, cp, ce);
+            free(blob);
+            return 0;
+        }
+        if (!(data = read_data(r, cp, ce, &len))) {
+            free(blob);
+            return -1;
+        }
+        if (len > size - at) {
+            problem(r, NVSF_PROBLEM_BLOB, ip, (int)ie,
+                    "%s says %u bytes, but its chunks hold more; ESP-IDF "
+                    "fails to read it",
+                    d, size);
+            free(blob);
+            return -1;
+        }
+        if (len)
+            memcpy(blob + at, data, len);
+        at += len;
+    }
+    if (at != size) {
+        problem(r, NVSF_PROBLEM_BLOB, ip, (int)ie,
+                "%s says %u bytes, but its %u chunks hold %zu; ESP-IDF fails "
+                "to read it",
+                d, size, count, at);
+        free(blob);
+        return -1;
+    }
+    if (grow(r, (void **)&r->blobs, r->nblobs, &r->capblobs,
+             sizeof *r->blobs)) {
+        free(blob);
+        return -1;
     }
     r->blobs[r->nblobs++] = blob;
-    size_t at = 0;
-    for (unsigned k = 0; k < count; k++) {
-        const rec *c = find_chunk(chunks, nchunks, x->e[0], x->key, start + k);
-        if (c->size)
-            memcpy(blob + at, c->data, c->size);
-        at += c->size;
-    }
-    nvsf_item *it = new_item(r, x, pos);
+    nvsf_item *it = new_item(r, ip, ie, pos);
+    if (!it)
+        return -1;
     it->data = blob;
-    it->len = total;
+    it->len = size;
     it->chunks = count;
+    it->chunk_start = (uint8_t)start;
+    return 1;
 }
 
-/* Chunks: sorted for lookup; duplicates reported. NULL on no memory. */
-static rec **collect_chunks(reader *r, size_t *n)
+/* nvs_get_* of one item the iterator lists (entry i of page p). */
+static void get_item(reader *r, uint32_t p, unsigned i, uint64_t pos)
 {
-    rec **chunks = malloc((r->nrecs + 1) * sizeof(rec *));
-    if (!chunks) {
-        r->nomem = 1;
-        return NULL;
+    uint8_t e[NVS_ENTRY_SIZE];
+    memcpy(e, nvs_entry_at(&r->flash, p, i), sizeof e);
+    uint8_t ns = e[NVS_ENTRY_NS_OFFSET], type = e[NVS_ENTRY_TYPE_OFFSET];
+    char key[17];
+    memcpy(key, e + NVS_ENTRY_KEY_OFFSET, 16);
+    key[16] = '\0';
+    if (type == NVSF_TYPE_BLOB_DATA || type == NVSF_TYPE_BLOB) {
+        int rc = read_blob_v2(r, ns, key, pos);
+        if (rc != 0 || type == NVSF_TYPE_BLOB_DATA)
+            return;
+    } else if (!is_int_type(type) && type != NVSF_TYPE_STRING) {
+        return; /* an unknown type: reported by check_item */
     }
-    *n = 0;
-    for (size_t k = 0; k < r->nrecs; k++)
-        if (r->recs[k].key_ok && r->recs[k].e[0] != 0 &&
-            r->recs[k].e[NVS_ENTRY_TYPE_OFFSET] == NVSF_TYPE_BLOB_DATA)
-            chunks[(*n)++] = &r->recs[k];
-    qsort(chunks, *n, sizeof(rec *), cmp_chunk);
-    char b[72];
-    for (size_t k = 1; k < *n; k++)
-        if (chunks[k - 1]->e[0] == chunks[k]->e[0] &&
-            strcmp(chunks[k - 1]->key, chunks[k]->key) == 0 &&
-            chunks[k - 1]->e[NVS_ENTRY_CHUNK_OFFSET] ==
-                chunks[k]->e[NVS_ENTRY_CHUNK_OFFSET])
-            problem(r, NVSF_PROBLEM_DUPLICATE, chunks[k]->page,
-                    (int)chunks[k]->entry,
-                    "chunk %u of blob '%s' is stored twice (also at page %u "
-                    "entry %u)",
-                    chunks[k]->e[NVS_ENTRY_CHUNK_OFFSET], shown(chunks[k]->key, b),
-                    chunks[k - 1]->page, chunks[k - 1]->entry);
-    return chunks;
+    uint32_t fp;
+    unsigned fe;
+    if (!find_first(r, ns, type, key, NVS_CHUNK_ANY, NVS_VER_ANY, &fp, &fe))
+        return;
+    const uint8_t *x = nvs_entry_at(&r->flash, fp, fe);
+    if (is_int_type(type)) {
+        nvsf_item *it = new_item(r, fp, fe, pos);
+        if (!it)
+            return;
+        unsigned width = nvsf_value_type_width(it->type);
+        uint64_t v = 0;
+        for (unsigned b = 0; b < width; b++)
+            v |= (uint64_t)x[NVS_ENTRY_DATA_OFFSET + b] << (8 * b);
+        if (nvsf_int_type_is_signed(it->type) && width > 0 && width < 8 &&
+            (v >> (8 * width - 1)) & 1)
+            v |= ~UINT64_C(0) << (8 * width);
+        it->value = v;
+        return;
+    }
+    size_t len = 0;
+    const uint8_t *data = read_data(r, fp, fe, &len);
+    if (!data)
+        return;
+    nvsf_item *it = new_item(r, fp, fe, pos);
+    if (it) {
+        it->data = data;
+        it->len = len;
+    }
 }
 
-/* An item for sorting: by namespace and key, or by position. */
-typedef struct item_key {
-    uint8_t ns;
-    const char *key;
-    uint64_t pos;
-    size_t idx;
-} item_key;
-
-static int cmp_pos(const void *a, const void *b)
-{
-    const item_key *x = a, *y = b;
-    return x->pos < y->pos ? -1 : x->pos > y->pos;
-}
-
-static int cmp_key(const void *a, const void *b)
-{
-    const item_key *x = a, *y = b;
-    int c = (int)x->ns - (int)y->ns;
-    if (!c)
-        c = strcmp(x->key, y->key);
-    return c ? c : cmp_pos(a, b);
-}
-
-/* Sort the items by position and drop older copies of duplicate keys. */
-static void settle_items(reader *r)
-{
-    size_t n = r->nitems;
-    item_key *keys = malloc((n + 1) * sizeof *keys);
-    uint8_t *drop = calloc(n + 1, 1);
-    nvsf_item *items = malloc((n + 1) * sizeof *items);
-    uint64_t *pos = malloc((n + 1) * sizeof *pos);
-    if (!keys || !drop || !items || !pos) {
-        r->nomem = 1;
-        goto out;
-    }
-    for (size_t k = 0; k < n; k++)
-        keys[k] = (item_key){r->items[k].ns_index, r->items[k].key,
-                             r->item_pos[k], k};
-    qsort(keys, n, sizeof *keys, cmp_key);
-    char b[72], b2[72];
-    for (size_t k = 1; k < n; k++) {
-        const nvsf_item *x = &r->items[keys[k - 1].idx];
-        const nvsf_item *y = &r->items[keys[k].idx];
-        if (x->ns_index != y->ns_index || strcmp(x->key, y->key) != 0)
-            continue;
-        drop[keys[k - 1].idx] = 1;
-        int slot = r->ns_slot[y->ns_index];
-        problem(r, NVSF_PROBLEM_DUPLICATE, y->page, (int)y->entry,
-                "key '%s' of namespace '%s' is stored again (also at page %u "
-                "entry %u); a key is stored once per namespace",
-                shown(y->key, b), slot >= 0 ? shown(r->ns[slot].name, b2) : "?",
-                x->page, x->entry);
-    }
-    qsort(keys, n, sizeof *keys, cmp_pos);
-    size_t m = 0;
-    for (size_t k = 0; k < n; k++) {
-        if (drop[keys[k].idx])
-            continue;
-        items[m] = r->items[keys[k].idx];
-        pos[m++] = keys[k].pos;
-    }
-    free(r->items);
-    free(r->item_pos);
-    r->items = items;
-    r->item_pos = pos;
-    r->nitems = m;
-    items = NULL;
-    pos = NULL;
-out:
-    free(keys);
-    free(drop);
-    free(items);
-    free(pos);
-}
-
+/* Storage::nextEntry over the page list, each entry read as nvs_get_*. */
 static void read_items(reader *r)
 {
-    r->items = calloc(r->nrecs + 1, sizeof *r->items);
-    r->item_pos = malloc((r->nrecs + 1) * sizeof *r->item_pos);
-    r->blobs = malloc((r->nrecs + 1) * sizeof *r->blobs);
-    if (!r->items || !r->item_pos || !r->blobs) {
+    nvs_flash *f = &r->flash;
+    for (uint32_t k = 0; k < f->nlist && !r->nomem; k++) {
+        uint32_t p = f->list[k];
+        unsigned i = 0;
+        while (nvs_find_item(f, p, NVS_NS_ANY, NVS_TYPE_ANY, NULL,
+                             NVS_CHUNK_ANY, NVS_VER_ANY, &i) == NVS_FOUND) {
+            const uint8_t *e = nvs_entry_at(f, p, i);
+            uint8_t type = e[NVS_ENTRY_TYPE_OFFSET];
+            uint8_t chunk = e[NVS_ENTRY_CHUNK_OFFSET];
+            unsigned span = e[NVS_ENTRY_SPAN_OFFSET] ? e[NVS_ENTRY_SPAN_OFFSET] : 1;
+            int listed = e[NVS_ENTRY_NS_OFFSET] != 0 &&
+                         type != NVSF_TYPE_BLOB_INDEX &&
+                         (type != NVSF_TYPE_BLOB_DATA || chunk == NVS_VER_0 ||
+                          chunk == NVS_VER_1);
+            if (listed)
+                get_item(r, p, i, pos_of(r, k, i));
+            i += span;
+        }
+    }
+}
+
+/* A key ESP-IDF returns twice: with two types, or twice the same. */
+static int cmp_item_key(const void *a, const void *b)
+{
+    const nvsf_item *x = *(const nvsf_item *const *)a;
+    const nvsf_item *y = *(const nvsf_item *const *)b;
+    int c = (int)x->ns_index - (int)y->ns_index;
+    return c ? c : strcmp(x->key, y->key);
+}
+
+static void check_items(reader *r)
+{
+    char b[72];
+    const nvsf_item **v = malloc((r->nitems + 1) * sizeof(nvsf_item *));
+    if (!v) {
         r->nomem = 1;
         return;
     }
-    size_t nchunks = 0;
-    rec **chunks = collect_chunks(r, &nchunks);
-    if (!chunks)
-        return;
-    char b[72];
-    for (size_t k = 0; k < r->nrecs; k++) {
-        const rec *x = &r->recs[k];
-        uint8_t ns = x->e[NVS_ENTRY_NS_OFFSET];
-        uint8_t type = x->e[NVS_ENTRY_TYPE_OFFSET];
-        if (ns == 0 || !x->key_ok || type == NVSF_TYPE_BLOB_DATA)
-            continue;
-        if (ns == 0xFF) {
-            problem(r, NVSF_PROBLEM_NAMESPACE, x->page, (int)x->entry,
-                    "'%s' has namespace index 255, which NVS reserves",
-                    shown(x->key, b));
-            continue;
-        }
-        if (type == NVSF_TYPE_BLOB_INDEX) {
-            read_blob(r, x, chunks, nchunks);
-            continue;
-        }
-        nvsf_item *it = new_item(r, x, x->pos);
-        if (is_int_type(type)) {
-            unsigned width = nvsf_int_type_width(it->type);
-            uint64_t v = 0;
-            for (unsigned i = 0; i < width; i++)
-                v |= (uint64_t)x->e[NVS_ENTRY_DATA_OFFSET + i] << (8 * i);
-            if (nvsf_int_type_is_signed(it->type) && width > 0 && width < 8 &&
-                (v >> (8 * width - 1)) & 1)
-                v |= ~UINT64_C(0) << (8 * width);
-            it->value = v;
-        } else {
-            it->data = x->data;
-            it->len = x->size;
-            if (type == NVSF_TYPE_STRING &&
-                (x->size == 0 || x->data[x->size - 1] != '\0'))
-                problem(r, NVSF_PROBLEM_ENTRY, x->page, (int)x->entry,
-                        "string '%s' does not end with a NUL byte",
-                        shown(x->key, b));
-        }
-    }
-    for (size_t k = 0; k < nchunks; k++)
-        if (!chunks[k]->claimed)
-            problem(r, NVSF_PROBLEM_BLOB, chunks[k]->page,
-                    (int)chunks[k]->entry,
-                    "chunk %u of blob '%s' belongs to no blob index",
-                    chunks[k]->e[NVS_ENTRY_CHUNK_OFFSET],
-                    shown(chunks[k]->key, b));
-    free(chunks);
-    settle_items(r);
     for (size_t k = 0; k < r->nitems; k++) {
         nvsf_item *it = &r->items[k];
         int slot = r->ns_slot[it->ns_index];
@@ -945,30 +815,192 @@ static void read_items(reader *r)
                     "key '%s' is in namespace index %u, which no namespace "
                     "entry declares",
                     shown(it->key, b), it->ns_index);
+        v[k] = it;
+    }
+    qsort(v, r->nitems, sizeof(nvsf_item *), cmp_item_key);
+    for (size_t k = 1; k < r->nitems; k++) {
+        const nvsf_item *x = v[k - 1], *y = v[k];
+        if (x->ns_index != y->ns_index || strcmp(x->key, y->key) != 0)
+            continue;
+        char msg[512];
+        if (x->type != y->type) {
+            snprintf(msg, sizeof msg,
+                     "key '%s' is stored as %s (page %u entry %u) and as %s "
+                     "(page %u entry %u): a set that changed its type was "
+                     "cut before it erased the old item; ESP-IDF returns "
+                     "both until the key is set or erased again",
+                     shown(y->key, b), nvsf_item_type_name(x->type), x->page,
+                     x->entry, nvsf_item_type_name(y->type), y->page,
+                     y->entry);
+            problem_sev(r, NVSF_PROBLEM_DUPLICATE, NVSF_REPAIRABLE,
+                        NVSF_REPAIR_NONE, y->page, (int)y->entry, 0, msg);
+        } else {
+            problem(r, NVSF_PROBLEM_DUPLICATE, y->page, (int)y->entry,
+                    "key '%s' is stored again (also at page %u entry %u); "
+                    "ESP-IDF returns the first in page order",
+                    shown(y->key, b), x->page, x->entry);
+        }
+    }
+    free(v);
+}
+
+/* ---- opening ---------------------------------------------------------------- */
+
+/* Written entries on pages with a header, and how many have a valid CRC. */
+static void count_crcs(const uint8_t *bytes, uint32_t pages, size_t *ok,
+                       size_t *bad)
+{
+    *ok = *bad = 0;
+    for (uint32_t p = 0; p < pages; p++) {
+        const uint8_t *pg = bytes + (size_t)p * NVS_PAGE_SIZE;
+        uint32_t st = nvs_load_u32(pg);
+        if ((st != NVS_PAGE_STATE_ACTIVE && st != NVS_PAGE_STATE_FULL &&
+             st != NVS_PAGE_STATE_FREEING) ||
+            nvs_page_header_crc(pg) != nvs_load_u32(pg + NVS_PAGE_CRC_OFFSET))
+            continue;
+        for (unsigned i = 0; i < NENT; i++) {
+            if (nvs_bitmap_get(pg, i) != NVS_ENTRY_STATE_WRITTEN)
+                continue;
+            const uint8_t *e = pg + NVS_FIRST_ENTRY_OFFSET + (size_t)i * 32u;
+            if (nvs_entry_crc(e) == nvs_load_u32(e + NVS_ENTRY_CRC_OFFSET))
+                (*ok)++;
+            else
+                (*bad)++;
+        }
     }
 }
 
-/* No entry with a valid CRC at all: one line instead of one per entry. */
-static void collapse_crc_problems(reader *r, int keyed)
+static int key_misfit(nvsf_error *err, size_t bad)
 {
-    if (r->crc_ok || !r->crc_bad)
-        return;
-    size_t m = 0;
-    for (size_t k = 0; k < r->nproblems; k++)
-        if (r->problems[k].kind != NVSF_PROBLEM_ENTRY_CRC)
-            r->problems[m++] = r->problems[k];
-    r->nproblems = m;
-    if (keyed)
+    return nvsf_fail(err, NVSF_E_KEY,
+                     "the key does not fit this image: none of its %zu "
+                     "written entries has a valid CRC after decryption; "
+                     "give the image's own key, and no key for an image "
+                     "that is not encrypted",
+                     bad);
+}
+
+int nvsf_image_check_key(const uint8_t *data, size_t len,
+                         const uint8_t *xts_key, nvsf_error *err)
+{
+    uint32_t pages = (uint32_t)(len / NVS_PAGE_SIZE);
+    size_t n = (size_t)pages * NVS_PAGE_SIZE, ok, bad;
+    if (n == 0)
+        return 0;
+    uint8_t *copy = malloc(n);
+    if (!copy)
+        return nvsf_fail(err, NVSF_E_NOMEM, "out of memory");
+    memcpy(copy, data, n);
+    int rc = nvsf_image_decrypt(copy, n, xts_key, err);
+    if (!rc) {
+        count_crcs(copy, pages, &ok, &bad);
+        if (ok == 0 && bad > 0)
+            rc = key_misfit(err, bad);
+    }
+    nvsf_wipe(copy, n);
+    free(copy);
+    return rc;
+}
+
+/* Drop what the last opening found. */
+static void clear_model(reader *r)
+{
+    for (size_t k = 0; k < r->nblobs; k++)
+        free(r->blobs[k]);
+    r->nblobs = r->nentries = r->nitems = r->nproblems = r->nns = 0;
+    r->unlisted = 0;
+    r->closing = 0;
+    r->pub.severity = NVSF_SOUND;
+    for (int i = 0; i < 256; i++)
+        r->ns_slot[i] = -1;
+    nvs_flash_release(&r->flash);
+}
+
+/* The start-up on r->bytes, then everything the model exposes. */
+static int open_model(reader *r, nvsf_error *err)
+{
+    clear_model(r);
+    size_t len = r->pub.size;
+    if (len == 0)
+        problem_sev(r, NVSF_PROBLEM_IMAGE, NVSF_UNUSABLE, NVSF_REPAIR_NONE, -1,
+                    -1, 0,
+                    "the image is empty; an NVS partition is a whole number "
+                    "of 4096-byte pages");
+    else if (len % NVS_PAGE_SIZE)
         problem(r, NVSF_PROBLEM_IMAGE, -1, -1,
-                "none of the %lu written entries has a valid CRC after "
-                "decryption: the key does not decrypt this image (a wrong "
-                "key, or the image is not encrypted)",
-                r->crc_bad);
-    else
+                "the image is %zu bytes, not a whole number of 4096-byte "
+                "pages; its last %zu bytes are not read",
+                len, len % NVS_PAGE_SIZE);
+    size_t ok, bad;
+    count_crcs(r->bytes, r->pub.page_count, &ok, &bad);
+    nvs_flash *f = &r->flash;
+    f->bytes = r->bytes;
+    f->raw = r->keyed ? r->orig : NULL;
+    f->npages = r->pub.page_count;
+    f->read_only = r->pub.page_count < 3;
+    f->note = startup_note;
+    f->ctx = r;
+    if (!r->keyed && ok == 0 && bad > 0) {
+        char msg[240];
+        snprintf(msg, sizeof msg,
+                 "none of the %zu written entries has a valid CRC: the image "
+                 "is encrypted (give its key) or is not an NVS image",
+                 bad);
+        problem_sev(r, NVSF_PROBLEM_IMAGE, NVSF_UNUSABLE, NVSF_REPAIR_NONE, -1,
+                    -1, 0, msg);
+        /* nothing to read: the pages are left as they are */
+        f->pg = calloc((size_t)f->npages + 1, sizeof *f->pg);
+        f->list = calloc(1, sizeof *f->list);
+        f->free = calloc(1, sizeof *f->free);
+        f->pending = UINT32_MAX;
+        if (!f->pg || !f->list || !f->free)
+            r->nomem = 1;
+    } else if (nvs_startup(f) < 0) {
+        r->nomem = 1;
+    }
+    if (!r->nomem) {
+        read_entries(r);
+        read_items(r);
+        read_pages(r);
+        check_pages(r);
+        check_items(r);
+    }
+    r->closing = 1;
+    if (r->unlisted)
         problem(r, NVSF_PROBLEM_IMAGE, -1, -1,
-                "none of the %lu written entries has a valid CRC: the image "
-                "is encrypted (give its key) or is not an NVS image",
-                r->crc_bad);
+                "and %zu more problems that are not listed", r->unlisted);
+    if (r->nomem) {
+        clear_model(r);
+        return nvsf_fail(err, NVSF_E_NOMEM, "out of memory");
+    }
+    int v1 = 0, v2 = 0;
+    for (uint32_t k = 0; k < f->nlist; k++) {
+        if (f->list[k] == f->pending)
+            continue;
+        v1 |= r->pages[f->list[k]].version == NVS_PAGE_VERSION1;
+        v2 |= r->pages[f->list[k]].version == NVS_PAGE_VERSION2;
+    }
+    nvsf_image *pub = &r->pub;
+    pub->version = v2 ? 2 : v1 ? 1 : 0;
+    pub->mixed_versions = v1 && v2;
+    pub->read_only = f->read_only;
+    pub->bytes = r->bytes;
+    pub->pages = r->pages;
+    pub->page_order = f->list;
+    pub->page_order_count = f->nlist;
+    pub->active_page = f->nlist ? f->list[f->nlist - 1] : UINT32_MAX;
+    pub->next_seq = f->next_seq;
+    pub->free_pages = f->free;
+    pub->free_count = f->nfree;
+    pub->entries = r->entries;
+    pub->entry_count = r->nentries;
+    pub->namespaces = r->ns;
+    pub->namespace_count = r->nns;
+    pub->items = r->items;
+    pub->item_count = r->nitems;
+    pub->problems = r->problems;
+    pub->problem_count = r->nproblems;
+    return 0;
 }
 
 void nvsf_image_free(nvsf_image *img)
@@ -976,17 +1008,17 @@ void nvsf_image_free(nvsf_image *img)
     reader *r = (reader *)img;
     if (!r)
         return;
-    if (r->bytes) {
+    clear_model(r);
+    if (r->bytes)
         nvsf_wipe(r->bytes, r->bytes_len);
-        free(r->bytes);
-    }
-    for (size_t k = 0; k < r->nblobs; k++)
-        free(r->blobs[k]);
+    if (r->orig_plain)
+        nvsf_wipe(r->orig_plain, r->bytes_len);
+    free(r->bytes);
+    free(r->orig);
+    free(r->orig_plain);
     free(r->blobs);
     free(r->pages);
-    free(r->order);
-    free(r->rank);
-    free(r->recs);
+    free(r->entries);
     free(r->items);
     free(r->item_pos);
     free(r->problems);
@@ -1001,81 +1033,102 @@ int nvsf_image_read(const uint8_t *data, size_t len, const uint8_t *xts_key,
     reader *r = calloc(1, sizeof *r);
     if (!r)
         return nvsf_fail(err, NVSF_E_NOMEM, "out of memory");
-    for (int i = 0; i < 256; i++)
-        r->ns_slot[i] = -1;
     size_t pages = len / NVS_PAGE_SIZE;
-    if (pages > UINT32_MAX - 1)
-        pages = UINT32_MAX - 1;
+    if (pages > UINT32_MAX / NVS_PAGE_SIZE)
+        pages = UINT32_MAX / NVS_PAGE_SIZE;
     r->pub.size = len;
     r->pub.page_count = (uint32_t)pages;
     r->pub.decrypted = xts_key != NULL;
     r->bytes_len = pages * NVS_PAGE_SIZE;
-    r->bytes = malloc(r->bytes_len ? r->bytes_len : 1);
+    r->bytes = calloc(r->bytes_len ? r->bytes_len : 1, 1);
+    r->orig = malloc(len ? len : 1);
     r->pages = calloc(pages + 1, sizeof *r->pages);
-    r->order = calloc(pages + 1, sizeof *r->order);
-    r->rank = malloc((pages + 1) * sizeof *r->rank);
-    if (!r->bytes || !r->pages || !r->order || !r->rank) {
+    if (!r->bytes || !r->orig || !r->pages) {
         nvsf_image_free(&r->pub);
         return nvsf_fail(err, NVSF_E_NOMEM, "out of memory");
     }
+    if (len)
+        memcpy(r->orig, data, len);
     if (r->bytes_len)
         memcpy(r->bytes, data, r->bytes_len);
-    if (xts_key && r->bytes_len) {
-        int rc = nvsf_image_decrypt(r->bytes, r->bytes_len, xts_key, err);
+    if (xts_key) {
+        r->keyed = 1;
+        memcpy(r->key, xts_key, sizeof r->key);
+        int rc = r->bytes_len ? nvsf_image_decrypt(r->bytes, r->bytes_len,
+                                                   xts_key, err)
+                              : 0;
+        size_t ok = 0, bad = 0;
+        count_crcs(r->bytes, r->pub.page_count, &ok, &bad);
+        if (!rc && ok == 0 && bad > 0)
+            rc = key_misfit(err, bad);
+        if (!rc && !(r->orig_plain = malloc(r->bytes_len ? r->bytes_len : 1)))
+            rc = nvsf_fail(err, NVSF_E_NOMEM, "out of memory");
         if (rc) {
             nvsf_image_free(&r->pub);
             return rc;
         }
+        if (r->bytes_len)
+            memcpy(r->orig_plain, r->bytes, r->bytes_len);
     }
-    if (len == 0)
-        problem(r, NVSF_PROBLEM_IMAGE, -1, -1,
-                "the image is empty; an NVS partition is a whole number of "
-                "4096-byte pages");
-    else if (len % NVS_PAGE_SIZE)
-        problem(r, NVSF_PROBLEM_IMAGE, -1, -1,
-                "the image is %zu bytes, not a whole number of 4096-byte "
-                "pages; its last %zu bytes are not read",
-                len, len % NVS_PAGE_SIZE);
-
-    for (uint32_t p = 0; p < r->pub.page_count; p++) {
-        r->rank[p] = NO_RANK;
-        read_page_header(r, p);
-    }
-    uint32_t discarded = order_pages(r);
-    for (uint32_t i = 0; i < r->order_count; i++)
-        walk_page(r, r->order[i], 1);
-    if (discarded != NO_RANK)
-        walk_page(r, discarded, 0);
-    read_namespaces(r);
-    read_items(r);
-    r->closing = 1;
-    collapse_crc_problems(r, xts_key != NULL);
-    if (r->unlisted)
-        problem(r, NVSF_PROBLEM_IMAGE, -1, -1,
-                "and %zu more problems that are not listed", r->unlisted);
-    if (r->nomem) {
+    int rc = open_model(r, err);
+    if (rc) {
         nvsf_image_free(&r->pub);
-        return nvsf_fail(err, NVSF_E_NOMEM, "out of memory");
+        return rc;
     }
-
-    int v1 = 0, v2 = 0;
-    for (uint32_t i = 0; i < r->order_count; i++) {
-        v1 |= r->pages[r->order[i]].version == NVS_PAGE_VERSION1;
-        v2 |= r->pages[r->order[i]].version == NVS_PAGE_VERSION2;
-    }
-    r->pub.version = v2 ? 2 : v1 ? 1 : 0;
-    r->pub.mixed_versions = v1 && v2;
-    r->pub.bytes = r->bytes;
-    r->pub.pages = r->pages;
-    r->pub.page_order = r->order;
-    r->pub.page_order_count = r->order_count;
-    r->pub.namespaces = r->ns;
-    r->pub.namespace_count = r->nns;
-    r->pub.items = r->items;
-    r->pub.item_count = r->nitems;
-    r->pub.problems = r->problems;
-    r->pub.problem_count = r->nproblems;
     *out = &r->pub;
+    return 0;
+}
+
+uint8_t *nvsf_image_bytes(nvsf_image *img)
+{
+    return ((reader *)img)->bytes;
+}
+
+int nvsf_image_reload(nvsf_image *img, nvsf_error *err)
+{
+    return open_model((reader *)img, err);
+}
+
+int nvsf_image_export(const nvsf_image *img, uint8_t *out, nvsf_error *err)
+{
+    const reader *r = (const reader *)img;
+    memcpy(out, r->orig, img->size);
+    if (!r->bytes_len)
+        return 0;
+    if (!r->keyed) {
+        memcpy(out, r->bytes, r->bytes_len);
+        return 0;
+    }
+    static const uint8_t ff[NVS_ENTRY_SIZE] = {
+        0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF,
+        0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF,
+        0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF};
+    nvsf_xts *x = NULL;
+    int rc = nvsf_xts_new(&x, r->key, 1, err);
+    if (rc)
+        return rc;
+    for (uint32_t p = 0; p < img->page_count; p++) {
+        size_t base = (size_t)p * NVS_PAGE_SIZE;
+        memcpy(out + base, r->bytes + base, NVS_FIRST_ENTRY_OFFSET);
+        for (unsigned i = 0; i < NENT; i++) {
+            size_t off = nvs_entry_offset(p, i);
+            const uint8_t *now = r->bytes + off;
+            if (memcmp(now, r->orig_plain + off, NVS_ENTRY_SIZE) == 0)
+                continue; /* out already holds the original bytes */
+            if (memcmp(now, ff, NVS_ENTRY_SIZE) == 0) {
+                memcpy(out + off, ff, NVS_ENTRY_SIZE);
+                continue;
+            }
+            uint8_t tweak[16];
+            nvsf_xts_tweak_from_offset(off, tweak);
+            rc = nvsf_xts_unit(x, tweak, now, out + off, NVS_ENTRY_SIZE, err);
+            if (rc) {
+                nvsf_xts_free(x);
+                return rc;
+            }
+        }
+    }
+    nvsf_xts_free(x);
     return 0;
 }
 
@@ -1140,6 +1193,13 @@ static int value_cell(const nvsf_item *it, nvsf_buf *cell, const char **enc,
         }
         if (!rc)
             cell->data[cell->len] = '\0';
+    } else if (it->type == NVSF_TYPE_FLOAT || it->type == NVSF_TYPE_DOUBLE) {
+        char num[40];
+        nvsf_format_float(num, sizeof num, it->type, it->value);
+        if (strcmp(num, "nan") == 0)
+            return item_fail(it, err, "it holds a NaN, which NVS refuses");
+        *enc = nvsf_item_type_name(it->type);
+        rc = nvsf_buf_append(cell, num, strlen(num));
     } else {
         char num[32];
         *enc = nvsf_int_type_name(it->type);

@@ -134,6 +134,10 @@ static int store_value(nvsf_rows *r, const char *key, const nvsf_encoding *enc,
     case NVSF_ENC_INT:
         rc = nvsf_parse_int((const char *)raw, len, enc->int_type, &bits, err);
         break;
+    case NVSF_ENC_FLOAT:
+        rc = nvsf_parse_float((const char *)raw, len, enc->int_type, &bits,
+                              err);
+        break;
     case NVSF_ENC_STRING:
         if (!nvsf_utf8_valid(raw, len))
             rc = nvsf_fail(err, NVSF_E_INPUT, "string value is not valid UTF-8");
@@ -162,6 +166,8 @@ static int store_value(nvsf_rows *r, const char *key, const nvsf_encoding *enc,
             return nvsf_builder_add_int(r->b, key, enc->int_type, (int64_t)bits,
                                         err);
         return nvsf_builder_add_uint(r->b, key, enc->int_type, bits, err);
+    case NVSF_ENC_FLOAT:
+        return nvsf_builder_add_float(r->b, key, enc->int_type, bits, err);
     case NVSF_ENC_STRING:
         return nvsf_builder_add_string(r->b, key, (const char *)raw, len, err);
     default:

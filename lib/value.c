@@ -1,6 +1,8 @@
 #include "value.h"
 
 #include <ctype.h>
+#include <math.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -39,6 +41,15 @@ int nvsf_int_type_is_signed(enum nvsf_item_type type)
 {
     int i = int_type_index(type);
     return i >= 0 && int_types[i].is_signed;
+}
+
+unsigned nvsf_value_type_width(enum nvsf_item_type type)
+{
+    if (type == NVSF_TYPE_FLOAT)
+        return 4;
+    if (type == NVSF_TYPE_DOUBLE)
+        return 8;
+    return nvsf_int_type_width(type);
 }
 
 unsigned nvsf_int_type_width(enum nvsf_item_type type)
@@ -87,6 +98,14 @@ int nvsf_encoding_parse(const char *name, nvsf_encoding *enc, nvsf_error *err)
             return 0;
         }
     }
+    /* float and double: ours (ESP-IDF v6.1's nvs_set_float/double); the
+     * reference generator has no such encoding. */
+    if (strcasecmp(name, "float") == 0 || strcasecmp(name, "double") == 0) {
+        enc->kind = NVSF_ENC_FLOAT;
+        enc->int_type = strcasecmp(name, "float") == 0 ? NVSF_TYPE_FLOAT
+                                                       : NVSF_TYPE_DOUBLE;
+        return 0;
+    }
     /* Integer names and "binary" in any case mean the same to the
      * reference (it lowers them); string, hex2bin and base64 it decodes only
      * in lower case, storing anything else undecoded (a string without its
@@ -129,7 +148,7 @@ int nvsf_encoding_parse(const char *name, nvsf_encoding *enc, nvsf_error *err)
     }
     return nvsf_fail(err, NVSF_E_INPUT,
                      "unknown encoding '%s' (use u8, i8, u16, i16, u32, i32, "
-                     "u64, i64, string, hex2bin, base64, binary, "
+                     "u64, i64, float, double, string, hex2bin, base64, binary, "
                      "blob_fill(N;0xPP) or blob_sz_fill(N;0xPP))",
                      name);
 }
@@ -149,6 +168,90 @@ static void trim(const char **text, size_t *len)
     }
     while (*len && is_space((*text)[*len - 1]))
         (*len)--;
+}
+
+int nvsf_parse_float(const char *text, size_t len, enum nvsf_item_type type,
+                     uint64_t *bits, nvsf_error *err)
+{
+    const char *name = type == NVSF_TYPE_FLOAT ? "float" : "double";
+    trim(&text, &len);
+    char buf[400];
+    if (len == 0 || len >= sizeof buf || memchr(text, '\0', len))
+        return nvsf_fail(err, NVSF_E_INPUT,
+                         "'%.*s' is not a %s: write a decimal number such as "
+                         "-1.5 or 2.5e-3, or inf",
+                         (int)(len < 64 ? len : 64), text, name);
+    memcpy(buf, text, len);
+    buf[len] = '\0';
+    /* strtod also reads hexadecimal, nan(...) and locale forms: accept only
+     * [sign] digits [. digits] [e [sign] digits], and inf / infinity. */
+    const char *s = buf + (buf[0] == '+' || buf[0] == '-');
+    int is_inf = strcasecmp(s, "inf") == 0 || strcasecmp(s, "infinity") == 0;
+    size_t digits = 0, i = 0;
+    while (isdigit((unsigned char)s[i]))
+        i++, digits++;
+    if (s[i] == '.')
+        for (i++; isdigit((unsigned char)s[i]); i++)
+            digits++;
+    if (digits && (s[i] == 'e' || s[i] == 'E')) {
+        size_t j = i + 1 + (s[i + 1] == '+' || s[i + 1] == '-');
+        if (isdigit((unsigned char)s[j])) {
+            while (isdigit((unsigned char)s[j]))
+                j++;
+            i = j;
+        }
+    }
+    if (strcasecmp(s, "nan") == 0 || strncasecmp(s, "nan(", 4) == 0)
+        return nvsf_fail(err, NVSF_E_RANGE,
+                         "NaN is not a value NVS stores (nvs_set_%s refuses "
+                         "it)",
+                         name);
+    if (!is_inf && (!digits || s[i] != '\0'))
+        return nvsf_fail(err, NVSF_E_INPUT,
+                         "'%s' is not a %s: write a decimal number such as "
+                         "-1.5 or 2.5e-3, or inf",
+                         buf, name);
+    double d = is_inf ? (buf[0] == '-' ? -HUGE_VAL : HUGE_VAL)
+                      : strtod(buf, NULL);
+    float f = (float)d;
+    if (!is_inf && isinf(type == NVSF_TYPE_FLOAT ? (double)f : d))
+        return nvsf_fail(err, NVSF_E_RANGE,
+                         "%s is out of range for a %s (at most about %s)",
+                         buf, name,
+                         type == NVSF_TYPE_FLOAT ? "3.4e38" : "1.8e308");
+    uint32_t u32;
+    memcpy(&u32, &f, sizeof u32);
+    memcpy(bits, &d, sizeof *bits);
+    if (type == NVSF_TYPE_FLOAT)
+        *bits = u32;
+    return 0;
+}
+
+size_t nvsf_format_float(char *out, size_t cap, enum nvsf_item_type type,
+                         uint64_t bits)
+{
+    double d;
+    if (type == NVSF_TYPE_FLOAT) {
+        uint32_t u = (uint32_t)bits;
+        float f;
+        memcpy(&f, &u, sizeof f);
+        d = f;
+    } else {
+        memcpy(&d, &bits, sizeof d);
+    }
+    if (isnan(d))
+        return (size_t)snprintf(out, cap, "nan");
+    if (isinf(d))
+        return (size_t)snprintf(out, cap, d < 0 ? "-inf" : "inf");
+    /* the shortest decimal that reads back as the same value */
+    int n = 0;
+    for (int prec = 1; prec <= 17; prec++) {
+        n = snprintf(out, cap, "%.*g", prec, d);
+        double back = strtod(out, NULL);
+        if (type == NVSF_TYPE_FLOAT ? (float)back == (float)d : back == d)
+            break;
+    }
+    return (size_t)n;
 }
 
 int nvsf_parse_int(const char *text, size_t len, enum nvsf_item_type type,

@@ -1,16 +1,22 @@
 /*
- * `nvsforge check`: is an image sound? One line per problem, with its page
- * and entry, from the library's reader (lib/reader.c), which walks the
- * image as ESP-IDF's NVS library reads it.
+ * `nvsforge check`: what an image means for the device that holds it. The
+ * library's device model (lib/reader.c, lib/startup.c) opens the image as
+ * ESP-IDF's start-up does; every problem is one line with its page and
+ * entry, and the image as a whole is sound, repairable, damaged or
+ * unusable (the exit status says which).
  */
 #include <stdio.h>
 #include <string.h>
 
 #include "cli.h"
 #include "commands.h"
+#include "image_input.h"
+
+/* Exit codes of `check` beyond EXIT_OK, EXIT_FAIL and EXIT_USAGE. */
+enum { EXIT_REPAIRABLE = 3, EXIT_DAMAGED = 4, EXIT_UNUSABLE = 5 };
 
 #define CHECK_USAGE \
-    "usage: nvsforge check [-h] [--inputkey KEYFILE | --hmac-key HMACFILE]\n" \
+    "usage: nvsforge check [-h] " IMAGE_INPUT_USAGE "\n" \
     "                      image\n"
 
 static const char check_usage[] = CHECK_USAGE;
@@ -18,75 +24,85 @@ static const char check_usage[] = CHECK_USAGE;
 static const char check_help[] =
     CHECK_USAGE
     "\n"
-    "Check that an NVS partition image is sound: that ESP-IDF's NVS library\n"
-    "reads every item in it as it was written.\n"
+    "Check what an NVS partition means for the device that holds it: open it\n"
+    "as ESP-IDF's NVS library does at start-up, and say what that start-up\n"
+    "repairs and what is wrong beyond it.\n"
     "\n"
     "positional arguments:\n"
-    "  image                the NVS partition image\n"
+    IMAGE_INPUT_HELP
     "\n"
     "options:\n"
     "  -h, --help           show this help message and exit\n"
-    "  --inputkey KEYFILE   decrypt with the XTS key in this key partition\n"
-    "                       file (.bin) first\n"
-    "  --hmac-key HMACFILE  decrypt with the key derived from this 32-byte\n"
-    "                       HMAC key first\n"
     "\n"
-    "Each problem is one line on standard output, \"IMAGE: page P entry E:\n"
-    "what\": page header and entry CRCs, string and blob data CRCs, unknown\n"
-    "page states, spans running past a page, entry states against what the\n"
-    "entries hold, blob indexes against their chunks, namespaces never\n"
-    "declared, duplicate keys, bytes that are not 0xFF where the flash must\n"
-    "be erased, a size that is not whole pages, a key that does not decrypt\n"
-    "the image. Exit status: 0 sound, 1 problems found or unreadable input,\n"
-    "2 usage.\n";
-
-/* Defined in cmd_dump.c: read the key, the image, and parse it. */
-int dump_load(const char *path, const char *inputkey, const char *hmac_path,
-              nvsf_image **img, nvsf_error *err);
+    "Each problem is one line on standard output, \"IMAGE: page P: entry E:\n"
+    "KIND: what\", then one line sums the image up as one of:\n"
+    "  sound       nothing to repair (exit status 0)\n"
+    "  repairable  the leftovers of an interrupted write (a power cut):\n"
+    "              ESP-IDF's next start-up cleans them up; each line says\n"
+    "              what data, if any, that loses (exit status 3)\n"
+    "  damaged     bits that no interrupted write explains, such as a flipped\n"
+    "              bit under a CRC: what ESP-IDF drops, or bytes it ignores\n"
+    "              that should not be there (exit status 4)\n"
+    "  unusable    ESP-IDF cannot open the partition, and why (exit status 5)\n"
+    "Exit status 1: the input cannot be read (a missing file, a key that does\n"
+    "not fit the image); 2: usage.\n";
 
 int cmd_check(const char *prog, int argc, char **argv)
 {
-    const char *inputkey = NULL, *hmac = NULL;
-    cli_opt opts[] = {
-        {"--inputkey", 1, NULL, &inputkey},
-        {"--hmac-key", 1, NULL, &hmac},
-    };
+    image_input in = {0};
+    cli_opt opts[] = {IMAGE_INPUT_OPTS(in)};
     const char *pos[1];
     int npos, rc = cli_parse(prog, argc, argv, opts, sizeof opts / sizeof opts[0],
                              pos, 1, &npos, check_usage, check_help);
     if (rc)
         return rc < 0 ? EXIT_OK : rc;
-    if (npos < 1 || (inputkey && hmac)) {
+    if (npos < 1) {
         fputs(check_usage, stderr);
-        cli_error(prog, "%s",
-                  npos < 1 ? "the following arguments are required: image"
-                           : "argument --hmac-key: not allowed with argument "
-                             "--inputkey");
+        cli_error(prog, "the following arguments are required: image");
         return EXIT_USAGE;
     }
-    nvsf_error err = {0};
+    in.path = pos[0];
+    if ((rc = image_input_check(prog, &in, check_usage)))
+        return rc;
     nvsf_image *img = NULL;
-    if (dump_load(pos[0], inputkey, hmac, &img, &err))
-        return cli_fail(prog, &err);
+    if ((rc = image_input_open(prog, &in, &img, NULL)))
+        return rc;
     for (size_t k = 0; k < img->problem_count; k++) {
         const nvsf_problem *pr = &img->problems[k];
-        printf("%s: ", pos[0]);
+        printf("%s: ", in.path);
         if (pr->page >= 0)
             printf("page %ld: ", pr->page);
         if (pr->page >= 0 && pr->entry >= 0)
             printf("entry %d: ", pr->entry);
-        printf("%s\n", pr->message);
+        printf("%s: %s\n", nvsf_severity_name(pr->severity), pr->message);
     }
-    if (img->problem_count)
-        fprintf(stderr, "%s: %s: %zu problem%s\n", prog, pos[0],
-                img->problem_count, img->problem_count == 1 ? "" : "s");
-    else
-        printf("%s: sound: %u page%s (%u in use), %zu namespace%s, %zu item%s\n",
-               pos[0], img->page_count, img->page_count == 1 ? "" : "s",
+    size_t n = img->problem_count;
+    const char *s = n == 1 ? "" : "s";
+    printf("%s: %s: ", in.path, nvsf_severity_name(img->severity));
+    switch (img->severity) {
+    case NVSF_SOUND:
+        break;
+    case NVSF_REPAIRABLE:
+        printf("%zu problem%s, the leftovers of an interrupted write; ESP-IDF "
+               "opens it and its start-up cleans them up; then ", n, s);
+        break;
+    case NVSF_DAMAGED:
+        printf("%zu problem%s, some that no interrupted write explains; "
+               "ESP-IDF opens it; then ", n, s);
+        break;
+    case NVSF_UNUSABLE:
+        printf("ESP-IDF cannot open it (%zu problem%s)\n", n, s);
+        break;
+    }
+    if (img->severity != NVSF_UNUSABLE)
+        printf("%u page%s (%u in use), %zu namespace%s, %zu item%s\n",
+               img->page_count, img->page_count == 1 ? "" : "s",
                img->page_order_count, img->namespace_count,
                img->namespace_count == 1 ? "" : "s", img->item_count,
                img->item_count == 1 ? "" : "s");
-    rc = img->problem_count ? EXIT_FAIL : EXIT_OK;
+    static const int codes[] = {EXIT_OK, EXIT_REPAIRABLE, EXIT_DAMAGED,
+                                EXIT_UNUSABLE};
+    rc = codes[img->severity];
     nvsf_image_free(img);
     if (fflush(stdout) || ferror(stdout)) {
         cli_error(prog, "cannot write to standard output");

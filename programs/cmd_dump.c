@@ -10,14 +10,14 @@
 
 #include "cli.h"
 #include "commands.h"
-#include "files.h"
-#include "keyopts.h"
+#include "image_input.h"
 #include "reader.h"
 #include "value.h"
 
 #define DUMP_USAGE \
-    "usage: nvsforge dump [-h] [--inputkey KEYFILE | --hmac-key HMACFILE]\n" \
-    "                     [--format {text,json,csv}] image\n"
+    "usage: nvsforge dump [-h] [--format {text,json,csv}] [--full]\n" \
+    "        " IMAGE_INPUT_USAGE "\n" \
+    "        image\n"
 
 static const char dump_usage[] = DUMP_USAGE;
 
@@ -26,19 +26,15 @@ static const char dump_help[] =
     "\n"
     "Show what an NVS partition image holds, on standard output.\n"
     "\n"
-    "positional arguments:\n"
-    "  image                the NVS partition image (any size is read; a size\n"
-    "                       that is not a multiple of 4096 is reported)\n"
-    "\n"
-    "options:\n"
+    "positional arguments and options:\n"
+    IMAGE_INPUT_HELP
     "  -h, --help           show this help message and exit\n"
-    "  --inputkey KEYFILE   decrypt with the XTS key in this key partition\n"
-    "                       file (.bin, as nvs_partition_gen makes it)\n"
-    "  --hmac-key HMACFILE  decrypt with the key derived from this 32-byte\n"
-    "                       HMAC key (ESP-IDF's HMAC-based key scheme)\n"
     "  --format text        (default) per page its state, sequence number,\n"
-    "                       version and entries; per namespace each key with\n"
-    "                       its type and value (blobs in hex)\n"
+    "                       version and entries; what ESP-IDF's start-up\n"
+    "                       repairs or drops; per namespace each key with its\n"
+    "                       type and value (blobs in hex; blobs of more than\n"
+    "                       128 bytes as their first 64 bytes and length)\n"
+    "  --full               show long blobs whole in the text view\n"
     "  --format json        one JSON document: pages, entry states, items\n"
     "                       (blobs in base64) and problems\n"
     "  --format csv         a partition-generator CSV (key,type,encoding,value);\n"
@@ -46,40 +42,12 @@ static const char dump_help[] =
     "                       with the same key) at the image's size and version\n"
     "                       makes the same image again; edit it to change one\n"
     "\n"
-    "Problems in the image are summed up on standard error; nvsforge check\n"
-    "lists them. Exit status: 0 done, 1 unreadable input or an image that a\n"
-    "CSV cannot represent, 2 usage.\n";
-
-/* ---- loading -------------------------------------------------------------- */
-
-/*
- * Read an image and its key, if any, and parse it. Shared with `check`
- * (cmd_check.c declares it: commands.h lists only the commands).
- */
-int dump_load(const char *path, const char *inputkey, const char *hmac_path,
-              nvsf_image **img, nvsf_error *err)
-{
-    uint8_t xts[NVSF_XTS_KEY_SIZE], hmac[NVSF_HMAC_KEY_SIZE];
-    uint8_t *data = NULL;
-    size_t len = 0;
-    int rc = 0;
-    if (inputkey)
-        rc = keys_read_input(inputkey, xts, err);
-    else if (hmac_path && !(rc = keys_read_hmac(hmac_path, hmac, err)))
-        rc = nvsf_key_from_hmac(hmac, xts, err);
-    if (!rc)
-        rc = plat_read_file(path, &data, &len, err);
-    if (!rc)
-        rc = nvsf_image_read(data, len, inputkey || hmac_path ? xts : NULL, img,
-                             err);
-    if (data) {
-        nvsf_wipe(data, len);
-        free(data);
-    }
-    nvsf_wipe(xts, sizeof xts);
-    nvsf_wipe(hmac, sizeof hmac);
-    return rc;
-}
+    "The items are what ESP-IDF returns after it opens the image (its\n"
+    "start-up repairs the leftovers of a power cut first): a key cut in the\n"
+    "middle of a change of type is listed twice, as ESP-IDF returns it.\n"
+    "Problems are summed up on standard error; nvsforge check lists them.\n"
+    "Exit status: 0 done, 1 unreadable input, a key that does not fit the\n"
+    "image, or an image that a CSV cannot represent; 2 usage.\n";
 
 /* ---- shared pieces of the views ------------------------------------------ */
 
@@ -116,15 +84,30 @@ static size_t string_len(const nvsf_item *it)
     return it->len > 0 && it->data[it->len - 1] == '\0' ? it->len - 1 : it->len;
 }
 
+static int is_float(const nvsf_item *it)
+{
+    return it->type == NVSF_TYPE_FLOAT || it->type == NVSF_TYPE_DOUBLE;
+}
+
+/* Integers in decimal; float and double as the shortest decimal that reads
+ * back the same (inf, -inf, nan). */
 static void print_int(FILE *f, const nvsf_item *it)
 {
-    if (it->type & 0x10) /* signed types */
+    if (is_float(it)) {
+        char num[40];
+        nvsf_format_float(num, sizeof num, it->type, it->value);
+        fputs(num, f);
+    } else if (it->type & 0x10) /* signed types */
         fprintf(f, "%lld", (long long)(int64_t)it->value);
     else
         fprintf(f, "%llu", (unsigned long long)it->value);
 }
 
 /* ---- text ------------------------------------------------------------------ */
+
+/* Longer blobs show their first BLOB_SHOWN bytes, unless --full. */
+#define BLOB_SHOWN_MAX 128u
+#define BLOB_SHOWN 64u
 
 static void text_escaped(FILE *f, const uint8_t *s, size_t n)
 {
@@ -139,7 +122,7 @@ static void text_escaped(FILE *f, const uint8_t *s, size_t n)
     free(buf);
 }
 
-static void text_item(FILE *f, const nvsf_item *it)
+static void text_item(FILE *f, const nvsf_item *it, int full)
 {
     fputs("  ", f);
     size_t klen = strlen(it->key);
@@ -159,26 +142,32 @@ static void text_item(FILE *f, const nvsf_item *it)
         else
             fputs(" (version-1 blob)", f);
         fputc('\n', f);
-        for (size_t i = 0; i < it->len; i += 32) {
+        size_t shown = full || it->len <= BLOB_SHOWN_MAX ? it->len : BLOB_SHOWN;
+        for (size_t i = 0; i < shown; i += 32) {
             fprintf(f, "      %04zx  ", i);
-            for (size_t j = i; j < it->len && j < i + 32; j++)
+            for (size_t j = i; j < shown && j < i + 32; j++)
                 fprintf(f, "%02x", it->data[j]);
             fputc('\n', f);
         }
+        if (shown < it->len)
+            fprintf(f, "      ... %zu more bytes (--full shows them)\n",
+                    it->len - shown);
     } else {
         print_int(f, it);
         fputc('\n', f);
     }
 }
 
-static void text_items_of(FILE *f, const nvsf_image *img, unsigned ns)
+static void text_items_of(FILE *f, const nvsf_image *img, unsigned ns,
+                          int full)
 {
     for (size_t k = 0; k < img->item_count; k++)
         if (img->items[k].ns_index == ns)
-            text_item(f, &img->items[k]);
+            text_item(f, &img->items[k], full);
 }
 
-static void dump_text(FILE *f, const char *path, const nvsf_image *img)
+static void dump_text(FILE *f, const char *path, const nvsf_image *img,
+                      int full)
 {
     fprintf(f, "%s: %zu bytes, %u pages, format version %s%s\n", path,
             img->size, img->page_count, version_text(img),
@@ -205,12 +194,28 @@ static void dump_text(FILE *f, const char *path, const nvsf_image *img)
                               : "\n",
               f);
     }
+    int repairs = 0;
+    for (size_t k = 0; k < img->problem_count; k++) {
+        const nvsf_problem *pr = &img->problems[k];
+        if (pr->repair == NVSF_REPAIR_NONE && pr->severity != NVSF_UNUSABLE)
+            continue;
+        if (!repairs++)
+            fputs("\nESP-IDF's start-up (the pages above are as given; the "
+                  "items below are what it reads after):\n",
+                  f);
+        fputs("  ", f);
+        if (pr->page >= 0)
+            fprintf(f, "page %ld: ", pr->page);
+        if (pr->page >= 0 && pr->entry >= 0)
+            fprintf(f, "entry %d: ", pr->entry);
+        fprintf(f, "%s: %s\n", nvsf_severity_name(pr->severity), pr->message);
+    }
     for (size_t n = 0; n < img->namespace_count; n++) {
         const nvsf_namespace *ns = &img->namespaces[n];
         fputs("\nnamespace ", f);
         text_escaped(f, (const uint8_t *)ns->name, strlen(ns->name));
         fprintf(f, " (index %u)\n", ns->index);
-        text_items_of(f, img, ns->index);
+        text_items_of(f, img, ns->index, full);
     }
     for (unsigned ns = 1; ns < 256; ns++) {
         int declared = 0, used = 0;
@@ -220,7 +225,7 @@ static void dump_text(FILE *f, const char *path, const nvsf_image *img)
             used = img->items[k].ns_index == ns;
         if (used && !declared) {
             fprintf(f, "\nnamespace index %u (never declared)\n", ns);
-            text_items_of(f, img, ns);
+            text_items_of(f, img, ns, full);
         }
     }
 }
@@ -293,7 +298,7 @@ static const char *problem_kind_name(enum nvsf_problem_kind kind)
 {
     static const char *const names[] = {
         "image", "page_header", "page_state", "entry_crc", "data_crc", "entry",
-        "bitmap", "not_erased", "blob", "namespace", "duplicate"};
+        "bitmap", "not_erased", "blob", "namespace", "duplicate", "startup"};
     return (unsigned)kind < sizeof names / sizeof names[0] ? names[kind]
                                                            : "other";
 }
@@ -352,6 +357,17 @@ static void json_item(FILE *f, const nvsf_item *it)
             fprintf(f, "\"chunks\": %u, ", it->chunks);
         fputs("\"encoding\": \"base64\", \"value\": ", f);
         base64(f, it->data, it->len);
+    } else if (is_float(it)) {
+        char num[40];
+        nvsf_format_float(num, sizeof num, it->type, it->value);
+        fputs("\"value\": ", f);
+        if (num[strlen(num) - 1] == 'f' || num[0] == 'n')
+            json_cstring(f, num); /* inf, -inf, nan: not JSON numbers */
+        else
+            fputs(num, f);
+        fprintf(f, ", \"bits\": \"0x%0*llx\"",
+                it->type == NVSF_TYPE_FLOAT ? 8 : 16,
+                (unsigned long long)it->value);
     } else {
         fputs("\"value\": ", f);
         print_int(f, it);
@@ -366,6 +382,8 @@ static void dump_json(FILE *f, const char *path, const nvsf_image *img)
     fprintf(f, ",\n  \"size\": %zu,\n  \"page_count\": %u,\n  \"version\": ",
             img->size, img->page_count);
     json_number(f, img->version ? img->version : -1);
+    fputs(",\n  \"severity\": ", f);
+    json_cstring(f, nvsf_severity_name(img->severity));
     fprintf(f, ",\n  \"mixed_versions\": %s,\n  \"decrypted\": %s,\n",
             img->mixed_versions ? "true" : "false",
             img->decrypted ? "true" : "false");
@@ -393,6 +411,8 @@ static void dump_json(FILE *f, const char *path, const nvsf_image *img)
         const nvsf_problem *pr = &img->problems[k];
         fputs("    {\"kind\": ", f);
         json_cstring(f, problem_kind_name(pr->kind));
+        fputs(", \"severity\": ", f);
+        json_cstring(f, nvsf_severity_name(pr->severity));
         fputs(", \"page\": ", f);
         json_number(f, pr->page);
         fputs(", \"entry\": ", f);
@@ -454,11 +474,13 @@ static int dump_csv(const char *prog, const char *path, const nvsf_image *img,
 
 int cmd_dump(const char *prog, int argc, char **argv)
 {
-    const char *inputkey = NULL, *hmac = NULL, *format = NULL;
+    image_input in = {0};
+    const char *format = NULL;
+    int full = 0;
     cli_opt opts[] = {
-        {"--inputkey", 1, NULL, &inputkey},
-        {"--hmac-key", 1, NULL, &hmac},
+        IMAGE_INPUT_OPTS(in),
         {"--format", 1, NULL, &format},
+        {"--full", 0, &full, NULL},
     };
     const char *pos[1];
     int npos, rc = cli_parse(prog, argc, argv, opts, sizeof opts / sizeof opts[0],
@@ -466,10 +488,7 @@ int cmd_dump(const char *prog, int argc, char **argv)
     if (rc)
         return rc < 0 ? EXIT_OK : rc;
     const char *why = npos < 1 ? "the following arguments are required: image"
-                      : inputkey && hmac
-                          ? "argument --hmac-key: not allowed with argument "
-                            "--inputkey"
-                          : NULL;
+                               : NULL;
     if (!why && format && strcmp(format, "text") != 0 &&
         strcmp(format, "json") != 0 && strcmp(format, "csv") != 0)
         why = "argument --format: invalid choice (choose from 'text', 'json', "
@@ -479,22 +498,29 @@ int cmd_dump(const char *prog, int argc, char **argv)
         cli_error(prog, "%s", why);
         return EXIT_USAGE;
     }
-    nvsf_error err = {0};
+    in.path = pos[0];
+    if ((rc = image_input_check(prog, &in, dump_usage)))
+        return rc;
     nvsf_image *img = NULL;
-    if (dump_load(pos[0], inputkey, hmac, &img, &err))
-        return cli_fail(prog, &err);
+    if ((rc = image_input_open(prog, &in, &img, NULL)))
+        return rc;
     if (format && strcmp(format, "csv") == 0)
-        rc = dump_csv(prog, pos[0], img, inputkey, hmac);
+        rc = dump_csv(prog, pos[0], img, in.inputkey, in.hmac_key);
     else if (format && strcmp(format, "json") == 0)
         dump_json(stdout, pos[0], img);
     else
-        dump_text(stdout, pos[0], img);
-    if (img->problem_count && rc == EXIT_OK)
+        dump_text(stdout, pos[0], img, full);
+    if (img->severity != NVSF_SOUND && rc == EXIT_OK)
         cli_warning(prog,
-                    "%s has %zu problem%s; the dump shows what reads back "
-                    "(nvsforge check %s lists them)",
-                    pos[0], img->problem_count,
-                    img->problem_count == 1 ? "" : "s", pos[0]);
+                    "%s is %s (%zu problem%s); the dump shows what ESP-IDF "
+                    "reads after its start-up (nvsforge check%s%s %s lists "
+                    "them)",
+                    pos[0], nvsf_severity_name(img->severity),
+                    img->problem_count, img->problem_count == 1 ? "" : "s",
+                    in.inputkey ? " --inputkey " : in.hmac_key ? " --hmac-key "
+                                                               : "",
+                    in.inputkey ? in.inputkey : in.hmac_key ? in.hmac_key : "",
+                    pos[0]);
     nvsf_image_free(img);
     if (fflush(stdout) || ferror(stdout)) {
         cli_error(prog, "cannot write to standard output");

@@ -427,6 +427,9 @@ static int cmd_decrypt(const char *prog, int argc, char **argv)
                        "'%s' is %zu bytes, not a whole number of 4096-byte "
                        "pages: not an NVS partition image",
                        pos[0], size);
+    if (!rc && (rc = nvsf_image_check_key(image, size, key, &err)) ==
+                   NVSF_E_KEY) /* the reference writes garbage then */
+        nvsf_error_prefix(&err, "'%s' with the key of '%s'", pos[0], pos[1]);
     if (!rc)
         rc = nvsf_image_decrypt(image, size, key, &err);
     if (!rc)

@@ -30,7 +30,8 @@ enum nvsf_status {
     NVSF_E_CRYPTO = -5,  /* the crypto library or the CSPRNG failed          */
     NVSF_E_NOMEM = -6,   /* out of memory                                    */
     NVSF_E_FORMAT = -7,  /* an image or key file is not what it must be      */
-    NVSF_E_USAGE = -8    /* the library was called wrongly                   */
+    NVSF_E_USAGE = -8,   /* the library was called wrongly                   */
+    NVSF_E_KEY = -9      /* the key does not fit (decrypt) this image        */
 };
 
 #define NVSF_ERROR_MAX 1024
@@ -58,6 +59,8 @@ enum nvsf_item_type {
     NVSF_TYPE_I32 = 0x14,
     NVSF_TYPE_U64 = 0x08,
     NVSF_TYPE_I64 = 0x18,
+    NVSF_TYPE_FLOAT = 0x24,      /* IEEE 754 binary32 (ESP-IDF v6.1) */
+    NVSF_TYPE_DOUBLE = 0x28,     /* IEEE 754 binary64 (ESP-IDF v6.1) */
     NVSF_TYPE_STRING = 0x21,
     NVSF_TYPE_BLOB = 0x41,       /* version-1 single-page blob */
     NVSF_TYPE_BLOB_DATA = 0x42,  /* version-2 blob chunk       */
@@ -102,6 +105,13 @@ int nvsf_builder_add_int(nvsf_builder *b, const char *key,
 int nvsf_builder_add_uint(nvsf_builder *b, const char *key,
                           enum nvsf_item_type type, uint64_t value,
                           nvsf_error *err);
+
+/* A float (NVSF_TYPE_FLOAT) or double (NVSF_TYPE_DOUBLE) from its IEEE 754
+ * bits, stored little-endian as ESP-IDF v6.1's nvs_set_float/double do.
+ * NaN is refused, as those functions refuse it. */
+int nvsf_builder_add_float(nvsf_builder *b, const char *key,
+                           enum nvsf_item_type type, uint64_t bits,
+                           nvsf_error *err);
 
 /* A string of `len` bytes (no NUL inside); the terminating NUL is added. */
 int nvsf_builder_add_string(nvsf_builder *b, const char *key, const char *s,
@@ -250,12 +260,28 @@ int nvsf_image_decrypt(uint8_t *image, size_t size,
 /* NVS's CRC32: zlib's crc32 seeded with 0xFFFFFFFF. */
 uint32_t nvsf_crc32(const void *data, size_t len);
 
-/* ---- reading and checking images --------------------------------------- */
+/* ---- reading an image: the device model --------------------------------- */
 
 /*
- * An image as ESP-IDF's NVS library reads it: its pages, its namespaces, the
- * items it holds, and every problem found on the way (the checker). The
- * reader never trusts the bytes: any buffer of any length can be given.
+ * An image as a device sees it: nvsf_image_read takes a copy of the
+ * partition and opens it as ESP-IDF's NVS library does at start-up
+ * (PageManager, Page and Storage in nvs_flash), applying to the copy the
+ * repairs ESP-IDF applies to the flash: half-written entries marked erased,
+ * entries whose CRC fails erased, the older copy of an item stored twice
+ * erased, a garbage collection that was cut short finished, blob chunks
+ * that no blob index claims erased. Each repair, and every other problem
+ * found, is one nvsf_problem saying what, where, what data it loses and
+ * what it means (enum nvsf_severity). After the start-up the model holds
+ * the pages (state, sequence number, entry states), ESP-IDF's page list and
+ * free pages, the active page, the live entries, and the items that
+ * nvs_entry_find and nvs_get_* return. The reader never trusts the bytes:
+ * any buffer of any length can be given.
+ *
+ * The model is mutable: nvsf_image_bytes gives the (decrypted) pages to
+ * change in place, nvsf_image_reload opens them again (the start-up on the
+ * changed bytes: cheap, about a millisecond per MiB), and nvsf_image_export
+ * gives the bytes to flash, encrypted again when the image was read with a
+ * key. A reload renews every pointer in the nvsf_image.
  */
 
 #define NVSF_ENTRIES_PER_PAGE 126u
@@ -268,15 +294,40 @@ enum nvsf_entry_state {
     NVSF_ENTRY_EMPTY = 3     /* 11: erased flash            */
 };
 
+/* What a problem, and an image (its worst problem), means for a device.
+ * The command line's exit codes follow it (nvsforge-check(1)). */
+enum nvsf_severity {
+    NVSF_SOUND = 0,       /* nothing to say                                 */
+    NVSF_REPAIRABLE = 1,  /* the leftovers of an interrupted write (a power
+                             cut): ESP-IDF's start-up cleans them up; the
+                             message says what data, if any, that loses    */
+    NVSF_DAMAGED = 2,     /* bits that no interrupted write explains (a
+                             flipped bit under a CRC...): what ESP-IDF
+                             drops, or bytes it ignores that should not be */
+    NVSF_UNUSABLE = 3     /* ESP-IDF cannot open the partition             */
+};
+
+/* What ESP-IDF does about a problem; already done to the model's bytes. */
+enum nvsf_repair {
+    NVSF_REPAIR_NONE = 0,      /* nothing: noted only                      */
+    NVSF_REPAIR_ERASE_ENTRIES, /* `count` entries from `entry` marked erased */
+    NVSF_REPAIR_ERASE_PAGE,    /* the page erased (all 0xFF)               */
+    NVSF_REPAIR_COPY_PAGE      /* a freeing page's `count` items copied to
+                                  a new page, then the page erased         */
+};
+
 typedef struct nvsf_page_info {
     uint32_t index;       /* position in the image: offset / 4096          */
-    uint32_t state;       /* state word as stored (nvsf_page_state_name)   */
+    uint32_t state;       /* state word (nvsf_page_state_name)             */
     uint32_t seq;         /* sequence number as stored                     */
     uint8_t version;      /* version byte as stored: 0xFF 1, 0xFE 2        */
     int header_ok;        /* the page has a header whose CRC matches       */
     int readable;         /* ESP-IDF reads its entries: header_ok, state
                              active, full or freeing, a known version      */
     unsigned written, erased, empty, illegal; /* entries in each state     */
+    unsigned next_free;   /* active page: the entry ESP-IDF writes next
+                             (NVSF_ENTRIES_PER_PAGE: none left); other
+                             pages: NVSF_ENTRIES_PER_PAGE                  */
     uint8_t entry_state[NVSF_ENTRIES_PER_PAGE]; /* enum nvsf_entry_state   */
 } nvsf_page_info;
 
@@ -286,16 +337,30 @@ typedef struct nvsf_namespace {
     uint32_t page, entry; /* where it is declared */
 } nvsf_namespace;
 
+/* A live item header as ESP-IDF's page walk finds it (namespace entries,
+ * blob chunks and blob indexes included), in page-list order. */
+typedef struct nvsf_entry_ref {
+    uint32_t page;
+    uint8_t entry;        /* 0..125 */
+    uint8_t span;         /* entries it takes, header included */
+    uint8_t ns_index;     /* 0: a namespace definition */
+    uint8_t type;         /* enum nvsf_item_type, as stored */
+    uint8_t chunk_index;  /* 0xFF but for blob chunks */
+    char key[17];         /* NUL-terminated */
+} nvsf_entry_ref;
+
 typedef struct nvsf_item {
     uint32_t page, entry;   /* its header entry; a version-2 blob: its index */
     uint8_t ns_index;
     const char *ns_name;    /* NULL when no namespace entry declares ns_index */
     char key[17];           /* NUL-terminated */
     enum nvsf_item_type type; /* NVSF_TYPE_BLOB_INDEX: a whole version-2 blob */
-    uint64_t value;         /* integers: the value, sign-extended if signed */
+    uint64_t value;         /* integers: the value, sign-extended if signed;
+                               float, double: the IEEE 754 bits            */
     const uint8_t *data;    /* strings (terminating NUL included) and blobs */
     size_t len;
     unsigned chunks;        /* version-2 blobs: how many chunks hold it */
+    uint8_t chunk_start;    /* version-2 blobs: 0x00 or 0x80, its version */
 } nvsf_item;
 
 enum nvsf_problem_kind {
@@ -309,13 +374,17 @@ enum nvsf_problem_kind {
     NVSF_PROBLEM_NOT_ERASED,  /* bytes that are not 0xFF in erased areas   */
     NVSF_PROBLEM_BLOB,        /* blob index against its chunks             */
     NVSF_PROBLEM_NAMESPACE,   /* undeclared or badly declared namespaces   */
-    NVSF_PROBLEM_DUPLICATE    /* the same key twice in a namespace         */
+    NVSF_PROBLEM_DUPLICATE,   /* the same key twice in a namespace         */
+    NVSF_PROBLEM_STARTUP      /* a rule of ESP-IDF's start-up applied      */
 };
 
 typedef struct nvsf_problem {
     enum nvsf_problem_kind kind;
+    enum nvsf_severity severity;
+    enum nvsf_repair repair;
     long page;              /* -1: the image as a whole */
     int entry;              /* -1: the page as a whole  */
+    unsigned count;         /* entries or items the repair covers */
     char message[240];
 } nvsf_problem;
 
@@ -326,31 +395,91 @@ typedef struct nvsf_image {
                                   if one is version 1, else 0             */
     int mixed_versions;        /* readable pages of both versions         */
     int decrypted;             /* read with an XTS key                    */
-    const uint8_t *bytes;      /* the pages as read (decrypted)           */
+    int read_only;             /* 1 or 2 pages: opened read-only, without
+                                  the page manager's repairs              */
+    enum nvsf_severity severity;   /* the worst of the problems           */
+    const uint8_t *bytes;      /* the pages after the start-up (decrypted) */
     const nvsf_page_info *pages;   /* page_count, in image order          */
-    const uint32_t *page_order;    /* readable pages in reading order:    */
-    uint32_t page_order_count;     /* by sequence number                  */
+    const uint32_t *page_order;    /* ESP-IDF's page list: by sequence    */
+    uint32_t page_order_count;     /* number; the last is the active page */
+    uint32_t active_page;      /* where ESP-IDF writes next (the list's
+                                  last page), UINT32_MAX: none. It may be
+                                  an erased page ESP-IDF has taken but not
+                                  written yet: its sequence number will be
+                                  next_seq - 1                            */
+    uint32_t next_seq;         /* the sequence number of the next new page */
+    const uint32_t *free_pages;    /* free pages, in the order ESP-IDF   */
+    uint32_t free_count;           /* takes them                          */
+    const nvsf_entry_ref *entries; /* live item headers, page-list order  */
+    size_t entry_count;
     const nvsf_namespace *namespaces; /* by first declaration             */
     size_t namespace_count;
-    const nvsf_item *items;    /* what ESP-IDF reads, in on-flash order   */
+    const nvsf_item *items;    /* what ESP-IDF returns, in page-list order
+                                  (a key may stand twice, with two types) */
     size_t item_count;
     const nvsf_problem *problems; /* empty: the image is sound            */
     size_t problem_count;
 } nvsf_image;
 
 /*
- * Read an image of `len` bytes (any length). With a non-NULL xts_key
- * (64 bytes) a copy is decrypted first. Problems in the image are not
- * errors: they are listed in (*out)->problems. Fails only for lack of memory.
+ * Open an image of `len` bytes (any length). With a non-NULL xts_key
+ * (64 bytes) a copy is decrypted first; NVSF_E_KEY when the key does not
+ * fit the image (no written entry has a valid CRC after decryption).
+ * Problems in the image are not errors: they are listed in
+ * (*out)->problems. Otherwise fails only for lack of memory.
  */
 int nvsf_image_read(const uint8_t *data, size_t len, const uint8_t *xts_key,
                     nvsf_image **out, nvsf_error *err);
 void nvsf_image_free(nvsf_image *img);
 
+/*
+ * The model's pages (page_count * 4096 bytes, decrypted), to change in
+ * place the way ESP-IDF writes. Call nvsf_image_reload afterwards.
+ */
+uint8_t *nvsf_image_bytes(nvsf_image *img);
+
+/*
+ * Open the changed bytes again: the start-up, the items, the problems.
+ * Every pointer held in *img before is renewed. Fails only for lack of
+ * memory (the image is then empty).
+ */
+int nvsf_image_reload(nvsf_image *img, nvsf_error *err);
+
+/*
+ * The partition to flash, img->size bytes into `out`: the model's bytes,
+ * encrypted again with the key the image was read with. Every entry whose
+ * decrypted bytes did not change since nvsf_image_read keeps its original
+ * bytes, so pages nobody changed come out byte for byte as they came in
+ * (the start-up's own repairs are changes too).
+ */
+int nvsf_image_export(const nvsf_image *img, uint8_t *out, nvsf_error *err);
+
+/*
+ * Does the XTS key fit the image? 0 when it does (or when the image has no
+ * written entry to tell), NVSF_E_KEY with a message when it does not.
+ */
+int nvsf_image_check_key(const uint8_t *data, size_t len,
+                         const uint8_t *xts_key, nvsf_error *err);
+
+/*
+ * Whole-flash dumps: is there an ESP-IDF partition table at table_offset
+ * (0x8000 by default), and where is the partition labelled `label`?
+ * NVSF_E_FORMAT, naming the labels there are, when it is not found.
+ */
+int nvsf_partition_has_table(const uint8_t *flash, size_t len,
+                             uint32_t table_offset);
+int nvsf_partition_find(const uint8_t *flash, size_t len,
+                        uint32_t table_offset, const char *label,
+                        uint32_t *offset, uint32_t *size, nvsf_error *err);
+
+/* "sound", "repairable", "damaged", "unusable". */
+const char *nvsf_severity_name(enum nvsf_severity severity);
+
 /* "empty", "active", "full", "freeing", "corrupt" or "unknown". */
 const char *nvsf_page_state_name(uint32_t state);
 
-/* "u8" ... "i64", "string", "blob" (version 1), "blob_data", "blob_index". */
+/* "u8" ... "i64", "float", "double", "string", "blob" (version 1),
+ * "blob_data", "blob_index". */
 const char *nvsf_item_type_name(enum nvsf_item_type type);
 
 /*

@@ -113,7 +113,8 @@ test_flipped_bits_rejected() {
     local plain=$CASES/nvs_101_010/expected/out.bin spec off bit what rc
     # offset:bit:what the report says (page 0 full, page 1 active)
     for spec in "5:0:page header CRC" "28:3:page header CRC" \
-                "0:4:unknown page state" "1:0:unknown page state" \
+                "0:4:page state 0xffffffec is not" \
+                "1:0:page state 0xfffffefc is not" \
                 "64:0:entry header CRC" "100:7:entry header CRC" \
                 "32:1:which no namespace entry declares" \
                 "8191:0:marked empty but"; do
@@ -121,25 +122,37 @@ test_flipped_bits_rejected() {
         flip_bit "$plain" "$off" "$bit" flip.bin
         out=$(nvsforge check flip.bin 2>/dev/null)
         rc=$?
-        [[ $rc == 1 && $out == "flip.bin: page "* && $out == *"$what"* ]] ||
+        [[ $rc == 4 && $out == "flip.bin: page "*": damaged: "* &&
+           $out == *"$what"* && $out == *$'\nflip.bin: damaged: '* ]] ||
             fail "bit $bit of byte $off: exit $rc, '$out'" || return 1
     done
     local enc=$CASES/nvs_101_018/expected/out.bin
     flip_bit "$enc" 70 2 flip.bin
     expect_fail nvsforge check --inputkey "$CASES/nvs_101_018/key.bin" flip.bin || return 1
-    expect_in "page 0: entry 0: entry header CRC mismatch"
+    expect_in "page 0: entry 0: damaged: entry header CRC mismatch"
 }
 
 test_keys_that_do_not_fit() {
     local enc=$CASES/nvs_101_018/expected/out.bin key=$CASES/nvs_101_018/key.bin
     local plain=$CASES/nvs_101_010/expected/out.bin
     expect_fail nvsforge check --inputkey "$CASES/nvs_101_064/key.bin" "$enc" || return 1
-    expect_in "the key does not decrypt this image" || return 1
-    [[ $(wc -l <<<"$out") -le 2 ]] || fail "one line expected: $out" || return 1
-    expect_fail nvsforge check "$enc" || return 1
+    expect_in "$enc: the key does not fit this image: none of its" || return 1
+    expect_in "(the key of $CASES/nvs_101_064/key.bin)" || return 1
+    [[ $(wc -l <<<"$out") == 1 ]] || fail "one line expected: $out" || return 1
+    # dump and decrypt refuse it too, and write nothing
+    out=$(nvsforge dump --format csv --inputkey "$CASES/nvs_101_064/key.bin" "$enc" 2>&1)
+    (($? == 1)) && [[ $out == *"the key does not fit this image"* &&
+                      $out != *key,type* ]] || fail "dump: $out" || return 1
+    expect_fail nvs_partition_gen decrypt "$enc" "$CASES/nvs_101_064/key.bin" dec.bin || return 1
+    expect_in "the key does not fit this image" || return 1
+    [[ ! -e dec.bin ]] || fail "decrypt wrote dec.bin with a wrong key" || return 1
+    nvs_partition_gen decrypt "$enc" "$key" dec.bin >/dev/null || fail "decrypt" || return 1
+    # without its key an encrypted image cannot be opened (exit 5)
+    out=$(nvsforge check "$enc" 2>&1)
+    (($? == 5)) || fail "check without key: exit $?" || return 1
     expect_in "the image is encrypted (give its key)" || return 1
     expect_fail nvsforge check --inputkey "$key" "$plain" || return 1
-    expect_in "the key does not decrypt this image" || return 1
+    expect_in "the key does not fit this image" || return 1
     expect_fail nvsforge dump --hmac-key "$key" "$enc" || return 1
     expect_in "exactly 32 bytes"
 }

@@ -561,9 +561,14 @@ static void test_erased_entries(void **state)
     free(out);
     nvsf_image_free(r);
 
-    /* A header erased but its data entries left written is a problem. */
+    /* A header erased but its data entries left written: ESP-IDF takes the
+     * data entry for an item whose CRC fails, and erases it. */
     nvs_bitmap_set(img, s + 1, NVS_ENTRY_STATE_WRITTEN);
-    expect_problem(img, 0x4000, NULL, NVSF_PROBLEM_ENTRY_CRC, NULL);
+    r = read_image(img, 0x4000, NULL);
+    assert_true(has_problem(r, NVSF_PROBLEM_STARTUP, "entry header CRC mismatch"));
+    assert_int_equal(r->severity, NVSF_DAMAGED);
+    assert_int_equal(r->pages[0].entry_state[s + 1], NVS_ENTRY_STATE_ERASED);
+    nvsf_image_free(r);
     free(img);
 }
 
@@ -572,8 +577,9 @@ static void test_freeing_page(void **state)
     (void)state;
     /* Page 0 (sequence 0) was being freed: its items A and B were being
      * copied to page 2 (sequence 2, active), which holds A so far; page 1
-     * (sequence 1) is full and holds C. ESP-IDF erases page 2 and copies
-     * page 0 again: it reads C, then A and B. */
+     * (sequence 1) is full and holds C. ESP-IDF erases page 2, copies page
+     * 0 again into the first free page (3, sequence 3) and erases page 0:
+     * it reads C, then A and B. */
     uint8_t *ab = generate_ok("key,type,encoding,value\nn,namespace,,\n"
                               "A,data,u8,1\nB,data,u8,2\n",
                               0x4000, 2);
@@ -593,14 +599,37 @@ static void test_freeing_page(void **state)
     set_page_header(img + 2 * PAGE, 0, NVS_PAGE_STATE_ACTIVE, 2);
 
     nvsf_image *r = read_image(img, 0x4000, NULL);
-    assert_int_equal(r->problem_count, 1);
-    assert_true(has_problem(r, NVSF_PROBLEM_PAGE_STATE, "freeing"));
-    assert_int_equal(r->problems[0].page, 0);
+    print_problems("freeing", r);
+    assert_int_equal(r->problem_count, 2);
+    assert_int_equal(r->severity, NVSF_REPAIRABLE);
+    assert_true(has_problem(r, NVSF_PROBLEM_STARTUP, "partial copy"));
+    assert_int_equal(r->problems[0].page, 2);
+    assert_int_equal(r->problems[0].repair, NVSF_REPAIR_ERASE_PAGE);
+    assert_int_equal(r->problems[1].page, 0);
+    assert_int_equal(r->problems[1].repair, NVSF_REPAIR_COPY_PAGE);
+    assert_int_equal(r->problems[1].count, 3); /* n, A, B */
     assert_int_equal(r->item_count, 3);
     assert_string_equal(r->items[0].key, "C");
     assert_string_equal(r->items[1].key, "A");
     assert_string_equal(r->items[2].key, "B");
     assert_int_equal(r->page_order_count, 2);
+    assert_int_equal(r->page_order[1], 3);
+    assert_int_equal(r->active_page, 3);
+    assert_int_equal(r->pages[3].seq, 3);
+    assert_int_equal(r->pages[3].state, NVS_PAGE_STATE_ACTIVE);
+    assert_int_equal(r->pages[3].next_free, 3);
+    assert_int_equal(r->pages[0].state, NVS_PAGE_STATE_EMPTY);
+    assert_int_equal(r->pages[2].state, NVS_PAGE_STATE_EMPTY);
+    assert_int_equal(r->free_count, 2);
+    assert_int_equal(r->free_pages[0], 2);
+    assert_int_equal(r->free_pages[1], 0);
+    assert_int_equal(r->next_seq, 4);
+    /* The repaired bytes open sound. */
+    nvsf_error err = {0};
+    assert_int_equal(nvsf_image_reload(r, &err), 0);
+    print_problems("reloaded", r);
+    assert_int_equal(r->problem_count, 0);
+    assert_int_equal(r->item_count, 3);
     nvsf_image_free(r);
     free(img);
     free(c);
@@ -637,7 +666,7 @@ static void test_blob_version_128(void **state)
     fix_entry_crc(entry_at(img, 1, ix));
     r = read_image(img, 0x4000, NULL);
     assert_true(has_problem(r, NVSF_PROBLEM_BLOB, "says 5000 bytes"));
-    assert_true(has_problem(r, NVSF_PROBLEM_BLOB, "belongs to no blob index"));
+    assert_true(has_problem(r, NVSF_PROBLEM_STARTUP, "belongs to no blob index"));
     assert_null(find_item(r, "big"));
     nvsf_image_free(r);
 
@@ -659,13 +688,15 @@ static void test_problem_kinds(void **state)
     uint8_t *copy = malloc(0x3000);
     nvsf_image *r;
 
-    /* Duplicate key: rename b to a. The newer one is read. */
+    /* Duplicate key on the active page: rename b to a. ESP-IDF erases the
+     * older one, as a set cut before it erased the old value. */
     memcpy(copy, img, 0x3000);
     uint8_t *b = entry_at(copy, 0, entry_of(copy, 0, "b", NVSF_TYPE_U8));
     b[NVS_ENTRY_KEY_OFFSET] = 'a';
     fix_entry_crc(b);
     r = read_image(copy, 0x3000, NULL);
-    assert_true(has_problem(r, NVSF_PROBLEM_DUPLICATE, "'a'"));
+    assert_true(has_problem(r, NVSF_PROBLEM_STARTUP, "'a'"));
+    assert_int_equal(r->severity, NVSF_REPAIRABLE);
     assert_int_equal(find_item(r, "a")->value, 2);
     nvsf_image_free(r);
 
@@ -687,7 +718,10 @@ static void test_problem_kinds(void **state)
     b = entry_at(copy, 0, entry_of(copy, 0, "s", NVSF_TYPE_STRING));
     b[NVS_ENTRY_SPAN_OFFSET] = 200;
     fix_entry_crc(b);
-    expect_problem(copy, 0x3000, NULL, NVSF_PROBLEM_ENTRY, "past the end");
+    r = read_image(copy, 0x3000, NULL);
+    assert_true(has_problem(r, NVSF_PROBLEM_STARTUP, "past the end"));
+    assert_int_equal(r->severity, NVSF_UNUSABLE);
+    nvsf_image_free(r);
 
     /* A string's data changed: its data CRC, reported at its header. */
     memcpy(copy, img, 0x3000);
@@ -708,12 +742,15 @@ static void test_problem_kinds(void **state)
     /* An unknown page state and a newer format version, CRC fixed. */
     memcpy(copy, img, 0x3000);
     set_page_header(copy, 0, 0xFFFFFF00u, 0);
-    expect_problem(copy, 0x3000, NULL, NVSF_PROBLEM_PAGE_STATE,
-                   "unknown page state");
+    expect_problem(copy, 0x3000, NULL, NVSF_PROBLEM_STARTUP,
+                   "page state 0xffffff00");
     memcpy(copy, img, 0x3000);
     copy[NVS_PAGE_VERSION_OFFSET] = 0xFD;
     set_page_header(copy, 0, NVS_PAGE_STATE_ACTIVE, 0);
-    expect_problem(copy, 0x3000, NULL, NVSF_PROBLEM_PAGE_HEADER, "version");
+    r = read_image(copy, 0x3000, NULL);
+    assert_true(has_problem(r, NVSF_PROBLEM_STARTUP, "version byte 0xfd"));
+    assert_int_equal(r->severity, NVSF_UNUSABLE);
+    nvsf_image_free(r);
 
     /* Two active pages, the newest full; no page left erased. */
     memcpy(copy, img, 0x3000);
@@ -723,8 +760,8 @@ static void test_problem_kinds(void **state)
     set_page_header(copy, 2, NVS_PAGE_STATE_FULL, 2);
     r = read_image(copy, 0x3000, NULL);
     assert_true(has_problem(r, NVSF_PROBLEM_PAGE_STATE, "only the newest"));
-    assert_false(has_problem(r, NVSF_PROBLEM_PAGE_STATE, "no page is active"));
-    assert_true(has_problem(r, NVSF_PROBLEM_PAGE_STATE, "no page is left erased"));
+    assert_true(has_problem(r, NVSF_PROBLEM_STARTUP, "no page is free"));
+    assert_int_equal(r->severity, NVSF_UNUSABLE);
     assert_true(has_problem(r, NVSF_PROBLEM_NAMESPACE, "declared again"));
     assert_true(has_problem(r, NVSF_PROBLEM_DUPLICATE, NULL));
     nvsf_image_free(r);
@@ -765,13 +802,85 @@ static void test_keys(void **state)
     assert_int_equal(r->problem_count, 0);
     assert_true(r->decrypted);
     nvsf_image_free(r);
-    r = read_image(enc, 0x3000, other);
+    /* A key that does not fit is refused, as is a key for a plain image. */
+    r = NULL;
+    assert_int_equal(nvsf_image_read(enc, 0x3000, other, &r, &err), NVSF_E_KEY);
+    assert_null(r);
+    assert_non_null(strstr(err.message, "the key does not fit this image"));
+    assert_int_equal(nvsf_image_check_key(enc, 0x3000, other, &err), NVSF_E_KEY);
+    assert_int_equal(nvsf_image_check_key(enc, 0x3000, key, &err), 0);
+    assert_int_equal(nvsf_image_read(plain, 0x3000, key, &r, &err), NVSF_E_KEY);
+    assert_int_equal(nvsf_image_check_key(plain, 0x3000, key, &err), NVSF_E_KEY);
+    /* Without its key, an encrypted image cannot be opened. */
+    r = read_image(enc, 0x3000, NULL);
     assert_int_equal(r->problem_count, 1); /* one line, not one per entry */
+    assert_true(has_problem(r, NVSF_PROBLEM_IMAGE, "is encrypted"));
+    assert_int_equal(r->severity, NVSF_UNUSABLE);
     nvsf_image_free(r);
-    expect_problem(enc, 0x3000, other, NVSF_PROBLEM_IMAGE, "does not decrypt");
-    expect_problem(enc, 0x3000, NULL, NVSF_PROBLEM_IMAGE, "is encrypted");
-    expect_problem(plain, 0x3000, key, NVSF_PROBLEM_IMAGE, "does not decrypt");
     free(plain);
+    free(enc);
+}
+
+/* ---- the model is mutable ---------------------------------------------------------- */
+
+static void test_change_reload_export(void **state)
+{
+    (void)state;
+    static const char csv[] = "key,type,encoding,value\nns,namespace,,\n"
+                              "a,data,u8,1\ns,data,string,abc\n";
+    uint8_t key[NVSF_XTS_KEY_SIZE];
+    for (unsigned i = 0; i < sizeof key; i++)
+        key[i] = (uint8_t)(i * 5 + 1);
+    nvsf_error err = {0};
+    uint8_t *enc = generate(csv, strlen(csv), 0x3000, 2, key, &err);
+    assert_non_null(enc);
+    nvsf_image *img = read_image(enc, 0x3000, key);
+    assert_int_equal(img->severity, NVSF_SOUND);
+    assert_int_equal(img->active_page, 0);
+    assert_int_equal(img->next_seq, 1);
+    assert_int_equal(img->free_count, 2);
+    assert_int_equal(img->entry_count, 3); /* ns, a, s */
+    assert_int_equal(img->entries[1].type, NVSF_TYPE_U8);
+    assert_string_equal(img->entries[1].key, "a");
+    assert_int_equal(img->pages[0].next_free, 4);
+
+    /* Unchanged, the export is the image as given, byte for byte. */
+    uint8_t *out = malloc(0x3000);
+    assert_int_equal(nvsf_image_export(img, out, &err), 0);
+    assert_memory_equal(out, enc, 0x3000);
+
+    /* Set a to 2 as ESP-IDF does: the new item at the next free entry,
+     * then the old one erased. */
+    uint8_t *bytes = nvsf_image_bytes(img);
+    unsigned a = img->entries[1].entry, at = img->pages[0].next_free;
+    uint8_t *e = bytes + NVS_FIRST_ENTRY_OFFSET + at * NVS_ENTRY_SIZE;
+    memcpy(e, bytes + NVS_FIRST_ENTRY_OFFSET + a * NVS_ENTRY_SIZE, 32);
+    e[NVS_ENTRY_DATA_OFFSET] = 2;
+    fix_entry_crc(e);
+    nvs_bitmap_set(bytes, at, NVS_ENTRY_STATE_WRITTEN);
+    nvs_bitmap_set(bytes, a, NVS_ENTRY_STATE_ERASED);
+    assert_int_equal(nvsf_image_reload(img, &err), 0);
+    assert_int_equal(img->severity, NVSF_SOUND);
+    assert_int_equal(find_item(img, "a")->value, 2);
+    assert_int_equal(find_item(img, "a")->entry, at);
+    assert_int_equal(img->pages[0].next_free, at + 1);
+
+    /* The export differs in the bitmap and the new entry only, and reads
+     * back with the key. */
+    assert_int_equal(nvsf_image_export(img, out, &err), 0);
+    for (size_t i = 0; i < 0x3000; i++) {
+        int bitmap = i >= NVS_BITMAP_OFFSET && i < NVS_FIRST_ENTRY_OFFSET;
+        int entry = i >= NVS_FIRST_ENTRY_OFFSET + at * NVS_ENTRY_SIZE &&
+                    i < NVS_FIRST_ENTRY_OFFSET + (at + 1) * NVS_ENTRY_SIZE;
+        if (out[i] != enc[i] && !bitmap && !entry)
+            fail_msg("byte 0x%zx changed", i);
+    }
+    nvsf_image *back = read_image(out, 0x3000, key);
+    assert_int_equal(back->severity, NVSF_SOUND);
+    assert_int_equal(find_item(back, "a")->value, 2);
+    nvsf_image_free(back);
+    nvsf_image_free(img);
+    free(out);
     free(enc);
 }
 
@@ -980,6 +1089,7 @@ int main(void)
         cmocka_unit_test(test_blob_version_128),
         cmocka_unit_test(test_problem_kinds),
         cmocka_unit_test(test_keys),
+        cmocka_unit_test(test_change_reload_export),
         cmocka_unit_test(test_csv_namespaces_interleaved),
         cmocka_unit_test(test_csv_wifi_extras),
         cmocka_unit_test(test_csv_not_representable),

@@ -568,11 +568,32 @@ static void test_unknown_type(void **state)
 static void test_error_messages(void **state)
 {
     (void)state;
-    static const char *const enc[] = {"'k'", "'float'", NULL};
+    static const char *const enc[] = {"'k'", "'f32'", NULL};
     expect_csv_error("key,type,encoding,value\n"
                      "n,namespace,,\n"
-                     "k,data,float,1.5\n",
+                     "k,data,f32,1.5\n",
                      NULL, NVSF_E_INPUT, "in.csv:3: ", enc);
+
+    /* float and double (ours): NaN, values a float cannot hold, text */
+    static const struct {
+        const char *row;
+        int code;
+        const char *needles[3];
+    } floats[] = {
+        {"k,data,float,nan\n", NVSF_E_RANGE,
+         {"'k'", "NaN is not a value NVS stores", NULL}},
+        {"k,data,float,1e39\n", NVSF_E_RANGE,
+         {"'k'", "out of range for a float", NULL}},
+        {"k,data,double,0x10\n", NVSF_E_INPUT,
+         {"'k'", "is not a double", NULL}},
+    };
+    for (size_t i = 0; i < sizeof floats / sizeof floats[0]; i++) {
+        char csv[128];
+        snprintf(csv, sizeof csv, "key,type,encoding,value\nn,namespace,,\n%s",
+                 floats[i].row);
+        expect_csv_error(csv, NULL, floats[i].code, "in.csv:3: ",
+                         floats[i].needles);
+    }
 
     static const char *const range[] = {
         "'k'", "value -129 is out of range for i8 (-128..127)", NULL};

@@ -340,10 +340,57 @@ static void test_encoding_names(void **state)
     }
 }
 
+static void test_float_values(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *text;
+        enum nvsf_item_type type;
+        uint64_t bits;
+        const char *shown; /* nvsf_format_float */
+    } ok[] = {
+        {"1.5", NVSF_TYPE_FLOAT, 0x3fc00000u, "1.5"},
+        {" -2.5e-3 ", NVSF_TYPE_FLOAT, 0xbb23d70au, "-0.0025"},
+        {"0.1", NVSF_TYPE_FLOAT, 0x3dcccccdu, "0.1"},
+        {"0.1", NVSF_TYPE_DOUBLE, UINT64_C(0x3fb999999999999a), "0.1"},
+        {"-0", NVSF_TYPE_DOUBLE, UINT64_C(0x8000000000000000), "-0"},
+        {"inf", NVSF_TYPE_FLOAT, 0x7f800000u, "inf"},
+        {"-Infinity", NVSF_TYPE_DOUBLE, UINT64_C(0xfff0000000000000), "-inf"},
+        {"1e-50", NVSF_TYPE_FLOAT, 0, "0"},
+        {"3.4028235e38", NVSF_TYPE_FLOAT, 0x7f7fffffu, "3.4028235e+38"},
+        {"1.7976931348623157e308", NVSF_TYPE_DOUBLE,
+         UINT64_C(0x7fefffffffffffff), "1.7976931348623157e+308"},
+        {"+12.", NVSF_TYPE_DOUBLE, UINT64_C(0x4028000000000000), "12"},
+    };
+    for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
+        uint64_t bits = 1;
+        nvsf_error err = {0};
+        int rc = nvsf_parse_float(ok[i].text, strlen(ok[i].text), ok[i].type,
+                                  &bits, &err);
+        if (rc || bits != ok[i].bits)
+            fail_msg("'%s': rc %d bits 0x%llx (%s)", ok[i].text, rc,
+                     (unsigned long long)bits, err.message);
+        char out[40];
+        nvsf_format_float(out, sizeof out, ok[i].type, bits);
+        assert_string_equal(out, ok[i].shown);
+    }
+    static const char *const bad[] = {"nan", "NaN", "-nan(1)", "", "1.5x",
+                                      "0x1p3", "1e", ".", "e5", "1,5", "1e400"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        uint64_t bits;
+        nvsf_error err = {0};
+        assert_true(nvsf_parse_float(bad[i], strlen(bad[i]), NVSF_TYPE_DOUBLE,
+                                     &bits, &err) < 0);
+    }
+    char out[40];
+    nvsf_format_float(out, sizeof out, NVSF_TYPE_FLOAT, 0x7fc00000u);
+    assert_string_equal(out, "nan");
+}
+
 static void test_encoding_unknown(void **state)
 {
     (void)state;
-    static const char *const bad[] = {"float", "u128", "str", "hex", "b64",
+    static const char *const bad[] = {"f32", "u128", "str", "hex", "b64",
                                       "bin", "int", "u 8", "blob", "u8x",
                                       "BLOB_FILL(16;0xff)"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
@@ -369,8 +416,13 @@ static void test_encoding_unknown(void **state)
     assert_int_equal(nvsf_encoding_parse("BASE64", &enc, &err), NVSF_E_INPUT);
     assert_int_equal(nvsf_encoding_parse("", &enc, &err), NVSF_E_INPUT);
     assert_int_equal(nvsf_encoding_parse(NULL, &enc, &err), NVSF_E_INPUT);
-    assert_int_equal(nvsf_encoding_parse("float", &enc, &err), NVSF_E_INPUT);
-    assert_non_null(strstr(err.message, "unknown encoding 'float'"));
+    assert_int_equal(nvsf_encoding_parse("float", &enc, &err), 0);
+    assert_int_equal(enc.kind, NVSF_ENC_FLOAT);
+    assert_int_equal(enc.int_type, NVSF_TYPE_FLOAT);
+    assert_int_equal(nvsf_encoding_parse("Double", &enc, &err), 0);
+    assert_int_equal(enc.int_type, NVSF_TYPE_DOUBLE);
+    assert_int_equal(nvsf_encoding_parse("float64", &enc, &err), NVSF_E_INPUT);
+    assert_non_null(strstr(err.message, "u64, i64, float, double, string"));
 }
 
 static void fill_ok(const char *name, enum nvsf_encoding_kind kind,
@@ -651,6 +703,7 @@ int main(void)
         cmocka_unit_test(test_base64_rejected),
         cmocka_unit_test(test_encoding_names),
         cmocka_unit_test(test_encoding_unknown),
+        cmocka_unit_test(test_float_values),
         cmocka_unit_test(test_fill_parse),
         cmocka_unit_test(test_fill_parse_rejected),
         cmocka_unit_test(test_fill_apply),

@@ -1,0 +1,147 @@
+/* Reading an image for the commands that show one (image_input.h). */
+#include "image_input.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "error.h"
+#include "keyopts.h"
+#include "platform.h"
+
+#define TABLE_OFFSET_DEFAULT 0x8000u
+
+/* A number as the reference tools take offsets: decimal or 0x hex. */
+static int parse_number(const char *text, uint32_t *v)
+{
+    char *end;
+    if (!text || !*text || *text == '-')
+        return -1;
+    unsigned long long n = strtoull(text, &end, 0);
+    if (*end || n > UINT32_MAX)
+        return -1;
+    *v = (uint32_t)n;
+    return 0;
+}
+
+int image_input_check(const char *prog, const image_input *in,
+                      const char *usage)
+{
+    uint32_t v;
+    const char *why = NULL;
+    if (in->inputkey && in->hmac_key)
+        why = "argument --hmac-key: not allowed with argument --inputkey";
+    else if ((in->offset != NULL) != (in->size != NULL))
+        why = "--offset and --size go together";
+    else if (in->offset && (in->partition || in->table_offset))
+        why = "argument --offset: not allowed with argument --partition or "
+              "--table-offset";
+    else if (in->offset && parse_number(in->offset, &v))
+        why = "argument --offset: a number, decimal or 0x hex";
+    else if (in->size && (parse_number(in->size, &v) || v == 0))
+        why = "argument --size: a number above 0, decimal or 0x hex";
+    else if (in->table_offset && parse_number(in->table_offset, &v))
+        why = "argument --table-offset: a number, decimal or 0x hex";
+    if (!why)
+        return EXIT_OK;
+    fputs(usage, stderr);
+    cli_error(prog, "%s", why);
+    return EXIT_USAGE;
+}
+
+static int read_stdin(uint8_t **data, size_t *len, nvsf_error *err)
+{
+    size_t cap = 1u << 20, n = 0;
+    uint8_t *buf = malloc(cap);
+    while (buf) {
+        n += fread(buf + n, 1, cap - n, stdin);
+        if (n < cap)
+            break;
+        uint8_t *bigger = cap <= SIZE_MAX / 2 ? realloc(buf, cap * 2) : NULL;
+        if (!bigger) {
+            free(buf);
+            buf = NULL;
+            break;
+        }
+        buf = bigger;
+        cap *= 2;
+    }
+    if (!buf)
+        return nvsf_fail(err, NVSF_E_NOMEM, "out of memory");
+    if (ferror(stdin)) {
+        free(buf);
+        return nvsf_fail(err, NVSF_E_IO, "cannot read standard input");
+    }
+    *data = buf;
+    *len = n;
+    return 0;
+}
+
+/* The key the options name, if any: 1 with xts filled, 0 none, < 0 error. */
+static int read_key(const image_input *in, uint8_t xts[NVSF_XTS_KEY_SIZE],
+                    nvsf_error *err)
+{
+    uint8_t hmac[NVSF_HMAC_KEY_SIZE];
+    int rc = 0;
+    if (in->inputkey)
+        rc = keys_read_input(in->inputkey, xts, err);
+    else if (in->hmac_key && !(rc = keys_read_hmac(in->hmac_key, hmac, err)))
+        rc = nvsf_key_from_hmac(hmac, xts, err);
+    nvsf_wipe(hmac, sizeof hmac);
+    return rc ? rc : in->inputkey || in->hmac_key;
+}
+
+int image_input_open(const char *prog, const image_input *in,
+                     nvsf_image **img, uint32_t *where)
+{
+    nvsf_error err = {0};
+    uint8_t xts[NVSF_XTS_KEY_SIZE], *data = NULL;
+    size_t len = 0;
+    uint32_t off = 0, size = 0, table = TABLE_OFFSET_DEFAULT;
+    const char *name = strcmp(in->path, "-") == 0 ? "standard input" : in->path;
+    *img = NULL;
+    int keyed = read_key(in, xts, &err);
+    int rc = keyed < 0 ? keyed
+             : strcmp(in->path, "-") == 0 ? read_stdin(&data, &len, &err)
+                                          : plat_read_file(in->path, &data, &len,
+                                                           &err);
+    if (rc) {
+        nvsf_wipe(xts, sizeof xts);
+        free(data);
+        return cli_fail(prog, &err);
+    }
+    if (in->table_offset)
+        parse_number(in->table_offset, &table);
+    size = (uint32_t)(len < UINT32_MAX ? len : UINT32_MAX);
+    if (in->offset) {
+        parse_number(in->offset, &off);
+        parse_number(in->size, &size);
+        if (off > len || size > len - off)
+            rc = nvsf_fail(&err, NVSF_E_INPUT,
+                           "0x%x bytes at 0x%x run past its end (%zu bytes)",
+                           size, off, len);
+    } else if (in->partition || nvsf_partition_has_table(data, len, table)) {
+        rc = nvsf_partition_find(data, len, table,
+                                 in->partition ? in->partition : "nvs", &off,
+                                 &size, &err);
+    }
+    if (!rc)
+        rc = nvsf_image_read(data + off, size, keyed > 0 ? xts : NULL, img,
+                             &err);
+    nvsf_wipe(xts, sizeof xts);
+    if (data) {
+        nvsf_wipe(data, len);
+        free(data);
+    }
+    if (rc) {
+        if (rc == NVSF_E_KEY)
+            cli_error(prog, "%s: %s (the key of %s)", name, err.message,
+                      in->inputkey ? in->inputkey : in->hmac_key);
+        else
+            cli_error(prog, "%s: %s", name, err.message);
+        return EXIT_FAIL;
+    }
+    if (where)
+        *where = off;
+    return EXIT_OK;
+}

@@ -1,0 +1,65 @@
+/*
+ * Where the commands that read an image (dump, check, get, stats, nvs_tool)
+ * take it from: a partition image, or one partition of a whole-flash dump
+ * (found through its partition table, or given by offset and size), from a
+ * file or standard input ("-"), decrypted with --inputkey or --hmac-key.
+ */
+#ifndef NVSF_IMAGE_INPUT_H
+#define NVSF_IMAGE_INPUT_H
+
+#include <stdint.h>
+
+#include "cli.h"
+#include "nvsforge/nvsforge.h"
+
+typedef struct image_input {
+    const char *path;         /* "-": standard input */
+    const char *inputkey;     /* key partition file (.bin) */
+    const char *hmac_key;     /* 32-byte HMAC key file */
+    const char *partition;    /* label in the partition table */
+    const char *table_offset; /* default 0x8000 */
+    const char *offset;       /* the partition by hand */
+    const char *size;
+} image_input;
+
+/* The options, to put in a command's cli_opt table. */
+#define IMAGE_INPUT_OPTS(in)                                                \
+    {"--inputkey", 1, NULL, &(in).inputkey},                               \
+        {"--hmac-key", 1, NULL, &(in).hmac_key},                           \
+        {"--partition", 1, NULL, &(in).partition},                         \
+        {"--table-offset", 1, NULL, &(in).table_offset},                   \
+        {"--offset", 1, NULL, &(in).offset}, {"--size", 1, NULL, &(in).size}
+
+#define IMAGE_INPUT_USAGE                                                   \
+    "[--inputkey KEYFILE | --hmac-key HMACFILE]\n"                          \
+    "        [--partition LABEL] [--table-offset OFFSET]\n"                 \
+    "        [--offset OFFSET --size SIZE]"
+
+#define IMAGE_INPUT_HELP                                                    \
+    "  image                the NVS partition image, or a whole-flash dump\n" \
+    "                       (esptool read_flash), or - for standard input\n" \
+    "  --inputkey KEYFILE   decrypt with the XTS key in this key partition\n" \
+    "                       file (.bin, as nvs_partition_gen makes it)\n"    \
+    "  --hmac-key HMACFILE  decrypt with the key derived from this 32-byte\n" \
+    "                       HMAC key (ESP-IDF's HMAC-based key scheme)\n"    \
+    "  --partition LABEL    read the partition of this label from a whole-\n" \
+    "                       flash dump, through its partition table (default\n" \
+    "                       nvs whenever the input holds a partition table)\n" \
+    "  --table-offset OFFSET where the partition table is (default 0x8000)\n" \
+    "  --offset OFFSET, --size SIZE\n"                                       \
+    "                       read SIZE bytes from OFFSET of the input as the\n" \
+    "                       partition, without a partition table\n"
+
+/* Check the options together; EXIT_USAGE after printing `usage` and why. */
+int image_input_check(const char *prog, const image_input *in,
+                      const char *usage);
+
+/*
+ * Read and open the image (the library's device model). On failure prints
+ * "prog: error: ..." naming the input and returns EXIT_FAIL. *where (may
+ * be NULL) receives the partition's offset in the input.
+ */
+int image_input_open(const char *prog, const image_input *in,
+                     nvsf_image **img, uint32_t *where);
+
+#endif
