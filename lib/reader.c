@@ -36,7 +36,6 @@
 #include "nvs_format.h"
 #include "startup.h"
 #include "value.h"
-#include "xts.h"
 
 #define PROBLEMS_MAX 10000u
 #define STATE_CORRUPT_IDF 0xFFFFFFF0u /* ESP-IDF's PageState::CORRUPT */
