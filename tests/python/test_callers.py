@@ -244,3 +244,26 @@ def test_main_called_from_python(in_tmp, monkeypatch, capfd):
         nvs_partition_gen.main()
     assert e.value.code == 1
     assert "none.csv" in capfd.readouterr().err
+
+
+def test_nvs_as_context_manager_with_a_hex_key(in_tmp):
+    """`with NVS(...)` writes the image when the block ends (not when it
+    raises), and takes the key as generate_key() returns it: hex."""
+    key_args = SimpleNamespace(keyfile='k.bin', outdir=str(in_tmp))
+    with contextlib.redirect_stdout(io.StringIO()):
+        hex_key = nvs_partition_gen.generate_key(key_args)
+    key = bytes.fromhex(hex_key)
+    out = io.BytesIO()
+    with nvs_partition_gen.NVS(out, 0x2000, nvs_partition_gen.Page.VERSION2, encrypt=True,
+                               key_input=hex_key) as nvs:
+        nvs.write_namespace('app')
+        nvs.write_entry('serial', 'SN-9', 'string')
+        nvs.write_entry('count', '12', 'u16')
+        assert out.getvalue() == b''
+    assert len(out.getvalue()) == 0x3000
+    assert items(out.getvalue(), key) == {('app', 'serial'): 'SN-9', ('app', 'count'): 12}
+    unused = io.BytesIO()
+    with pytest.raises(KeyError):
+        with nvs_partition_gen.NVS(unused, 0x2000, nvs_partition_gen.Page.VERSION2):
+            raise KeyError('the caller fails')
+    assert unused.getvalue() == b''
