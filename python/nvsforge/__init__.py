@@ -17,8 +17,8 @@ from typing import Any, Callable, Dict, Iterable, List, NamedTuple, Optional, Se
 
 from . import _native
 
-__all__ = ['Error', 'MfgResult', 'make_image', 'mfg_generate', 'read_image', 'version', 'E_INPUT', 'E_RANGE',
-           'E_FULL', 'E_IO', 'E_FORMAT']
+__all__ = ['Error', 'MfgResult', 'make_image', 'mfg_generate', 'read_image', 'version', 'E_INPUT',
+           'E_RANGE', 'E_FULL', 'E_IO', 'E_FORMAT', 'E_KEY']
 
 __version__: str = _native.VERSION
 
@@ -27,6 +27,7 @@ E_RANGE: int = _native.E_RANGE
 E_FULL: int = _native.E_FULL
 E_IO: int = _native.E_IO
 E_FORMAT: int = _native.E_FORMAT
+E_KEY: int = _native.E_KEY
 
 Row = Sequence[Union[str, bytes]]
 
@@ -35,7 +36,7 @@ class Error(Exception):
     """Input, an image or a key that nvsforge refuses.
 
     ``code`` is the library's status (``E_INPUT``, ``E_RANGE``, ``E_FULL``,
-    ``E_IO``, ``E_FORMAT``...); ``message`` is one line that names what is
+    ``E_IO``, ``E_FORMAT``, ``E_KEY`` for a key that does not fit an image...); ``message`` is one line that names what is
     wrong (file, line and key where there are some).
     """
 
@@ -109,9 +110,10 @@ def read_image(data: bytes, key: Optional[bytes] = None) -> List[Dict[str, Any]]
     :param key: for an encrypted image, its XTS key (64 bytes) or key file bytes.
     :returns: one dict per item, in on-flash order, with ``namespace``,
         ``namespace_index``, ``key``, ``type`` (``u8`` ... ``i64``,
-        ``string``, ``blob``), ``value`` (``int``, ``str`` (``bytes`` if not
-        UTF-8) or ``bytes``), ``page`` and ``entry``: what ``nvsforge dump``
-        lists.
+        ``float``, ``double``, ``string``, ``blob``), ``value`` (``int``,
+        ``float``, ``str`` (``bytes`` if not UTF-8) or ``bytes``), ``page``
+        and ``entry``: what ``nvsforge dump`` lists.
+    :raises Error: ``code == E_KEY`` when the key does not fit the image.
     """
     _version, items, _problems = _native.read_image(bytes(data), _key_bytes(key))
     return items

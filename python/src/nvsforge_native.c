@@ -606,6 +606,8 @@ static PyObject *py_image_decrypt(PyObject *self, PyObject *args)
     uint8_t *image = malloc(size ? size : 1);
     nvsf_error err = {0};
     int rc = image ? 0 : nvsf_fail(&err, NVSF_E_NOMEM, "out of memory");
+    if (!rc)
+        rc = nvsf_image_check_key(data.buf, size, key, &err);
     if (!rc) {
         memcpy(image, data.buf, size);
         rc = nvsf_image_decrypt(image, size, key, &err);
@@ -630,6 +632,17 @@ static PyObject *item_value(const nvsf_item *it)
     case NVSF_TYPE_I8: case NVSF_TYPE_I16: case NVSF_TYPE_I32:
     case NVSF_TYPE_I64:
         return PyLong_FromLongLong((long long)it->value);
+    case NVSF_TYPE_FLOAT: {
+        uint32_t bits = (uint32_t)it->value;
+        float f;
+        memcpy(&f, &bits, sizeof f);
+        return PyFloat_FromDouble((double)f);
+    }
+    case NVSF_TYPE_DOUBLE: {
+        double d;
+        memcpy(&d, &it->value, sizeof d);
+        return PyFloat_FromDouble(d);
+    }
     case NVSF_TYPE_STRING: {
         /* Without its NUL; text when it is UTF-8, else the bytes. */
         size_t len = it->len ? it->len - 1 : 0;
@@ -906,7 +919,8 @@ static PyMethodDef native_methods[] = {
     {"key_partition_read", py_key_partition_read, METH_O,
      "key_partition_read(data) -> the XTS key of a key file's bytes."},
     {"image_decrypt", py_image_decrypt, METH_VARARGS,
-     "image_decrypt(image, xts64) -> the decrypted image."},
+     "image_decrypt(image, xts64) -> the decrypted image; a key that does "
+     "not fit the image is refused (E_KEY)."},
     {"read_image", py_read_image, METH_VARARGS,
      "read_image(data, key=None) -> (version, items, problems)."},
     {"mfg_generate", py_mfg_generate, METH_VARARGS,
@@ -934,7 +948,8 @@ PyMODINIT_FUNC PyInit__native(void)
         PyModule_AddIntConstant(m, "E_RANGE", NVSF_E_RANGE) < 0 ||
         PyModule_AddIntConstant(m, "E_FULL", NVSF_E_FULL) < 0 ||
         PyModule_AddIntConstant(m, "E_IO", NVSF_E_IO) < 0 ||
-        PyModule_AddIntConstant(m, "E_FORMAT", NVSF_E_FORMAT) < 0) {
+        PyModule_AddIntConstant(m, "E_FORMAT", NVSF_E_FORMAT) < 0 ||
+        PyModule_AddIntConstant(m, "E_KEY", NVSF_E_KEY) < 0) {
         Py_DECREF(m);
         return NULL;
     }

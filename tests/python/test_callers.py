@@ -267,3 +267,22 @@ def test_nvs_as_context_manager_with_a_hex_key(in_tmp):
         with nvs_partition_gen.NVS(unused, 0x2000, nvs_partition_gen.Page.VERSION2):
             raise KeyError('the caller fails')
     assert unused.getvalue() == b''
+
+
+def test_decrypt_with_a_wrong_key(in_tmp):
+    """Espressif's decrypt() writes garbage with a wrong key; this one ends
+    in SystemExit and writes nothing."""
+    (in_tmp / 'p.csv').write_text(CONFIG.format(serial='W', mac='03', calib=5))
+    with contextlib.redirect_stdout(io.StringIO()):
+        nvs_partition_gen.generate_key(SimpleNamespace(keyfile='right.bin', outdir=str(in_tmp)))
+        nvs_partition_gen.generate_key(SimpleNamespace(keyfile='wrong.bin', outdir=str(in_tmp)))
+        nvs_partition_gen.encrypt(SimpleNamespace(input='p.csv', output='enc.bin', size='0x3000',
+                                                  inputkey='keys/right.bin'))
+        nvs_partition_gen.decrypt(SimpleNamespace(input='enc.bin', key='keys/right.bin',
+                                                  output='plain.bin'))
+    assert items((in_tmp / 'plain.bin').read_bytes())[('app', 'serial')] == 'W'
+    with pytest.raises(SystemExit) as e:
+        nvs_partition_gen.decrypt(SimpleNamespace(input='enc.bin', key='keys/wrong.bin',
+                                                  output='bad.bin'))
+    assert e.value.code and 'key' in str(e.value.code)
+    assert not (in_tmp / 'bad.bin').exists()

@@ -105,3 +105,20 @@ def test_version_matches_the_library():
     cli = subprocess.run([os.path.join(os.environ['NVSF_BIN'], 'nvsforge'), '--version'],
                          capture_output=True, text=True)
     assert cli.stdout == 'nvsforge %s\n' % nvsforge.__version__
+
+
+def test_float_and_double():
+    """ESP-IDF v6.1's float and double items, written and read back."""
+    image = nvsforge.make_image([('ns', 'namespace', '', ''), ('f', 'data', 'float', '1.5'),
+                                 ('d', 'data', 'double', '-0.1')], 0x3000)
+    assert [(i['key'], i['type'], i['value']) for i in nvsforge.read_image(image)] == [
+        ('f', 'float', 1.5), ('d', 'double', -0.1)]
+
+
+def test_wrong_key_is_refused():
+    key = bytes(range(64))
+    image = nvsforge.make_image(GOOD, 0x3000, key=key)
+    assert [i['key'] for i in nvsforge.read_image(image, key)] == ['sn', 'mac', 'n']
+    with pytest.raises(nvsforge.Error) as e:
+        nvsforge.read_image(image, bytes(64))
+    assert e.value.code == nvsforge.E_KEY
