@@ -28,33 +28,13 @@
 #include "nvs_format.h"
 #include "nvsforge/nvsforge.h"
 #include "reader.h"
+#include "slurp.h"
 
 #define CASES "../conformance/cases"
 #define PAGE 4096u
 
 /* ---- helpers ------------------------------------------------------------- */
 
-static uint8_t *slurp(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    uint8_t *data = NULL;
-    size_t cap = 0, n = 0, got;
-    do {
-        if (n == cap) {
-            cap = cap ? cap * 2 : 65536;
-            data = realloc(data, cap + 1);
-            assert_non_null(data);
-        }
-        got = fread(data + n, 1, cap - n, f);
-        n += got;
-    } while (got > 0);
-    fclose(f);
-    data[n] = 0;
-    *len = n;
-    return data;
-}
 
 /* snprintf that fails the test rather than cut a path. */
 static void fmt(char *out, size_t cap, const char *f, ...)
