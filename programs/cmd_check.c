@@ -50,23 +50,12 @@ static const char check_help[] =
 int cmd_check(const char *prog, int argc, char **argv)
 {
     image_input in = {0};
-    cli_opt opts[] = {IMAGE_INPUT_OPTS(in)};
-    const char *pos[1];
-    int npos, rc = cli_parse(prog, argc, argv, opts, sizeof opts / sizeof opts[0],
-                             pos, 1, &npos, check_usage, check_help);
+    const char *pos[1], *required[] = {"image"};
+    nvsf_image *img = NULL;
+    int rc = image_command_start(prog, argc, argv, &in, NULL, 0, pos, 1,
+                                 required, check_usage, check_help, &img);
     if (rc)
         return rc < 0 ? EXIT_OK : rc;
-    if (npos < 1) {
-        fputs(check_usage, stderr);
-        cli_error(prog, "the following arguments are required: image");
-        return EXIT_USAGE;
-    }
-    in.path = pos[0];
-    if ((rc = image_input_check(prog, &in, check_usage)))
-        return rc;
-    nvsf_image *img = NULL;
-    if ((rc = image_input_open(prog, &in, &img, NULL)))
-        return rc;
     for (size_t k = 0; k < img->problem_count; k++) {
         const nvsf_problem *pr = &img->problems[k];
         printf("%s: ", in.path);
@@ -102,11 +91,5 @@ int cmd_check(const char *prog, int argc, char **argv)
                img->item_count == 1 ? "" : "s");
     static const int codes[] = {EXIT_OK, EXIT_REPAIRABLE, EXIT_DAMAGED,
                                 EXIT_UNUSABLE};
-    rc = codes[img->severity];
-    nvsf_image_free(img);
-    if (fflush(stdout) || ferror(stdout)) {
-        cli_error(prog, "cannot write to standard output");
-        return EXIT_FAIL;
-    }
-    return rc;
+    return image_command_end(prog, img, codes[img->severity]);
 }

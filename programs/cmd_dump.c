@@ -478,30 +478,25 @@ int cmd_dump(const char *prog, int argc, char **argv)
     const char *format = NULL;
     int full = 0;
     cli_opt opts[] = {
-        IMAGE_INPUT_OPTS(in),
         {"--format", 1, NULL, &format},
         {"--full", 0, &full, NULL},
     };
     const char *pos[1];
-    int npos, rc = cli_parse(prog, argc, argv, opts, sizeof opts / sizeof opts[0],
-                             pos, 1, &npos, dump_usage, dump_help);
+    static const char *const required[] = {"image"};
+    nvsf_image *img = NULL;
+    int rc = image_command_start(prog, argc, argv, &in, opts,
+                                 sizeof opts / sizeof opts[0], pos, 1,
+                                 required, dump_usage, dump_help, NULL);
     if (rc)
         return rc < 0 ? EXIT_OK : rc;
-    const char *why = npos < 1 ? "the following arguments are required: image"
-                               : NULL;
-    if (!why && format && strcmp(format, "text") != 0 &&
-        strcmp(format, "json") != 0 && strcmp(format, "csv") != 0)
-        why = "argument --format: invalid choice (choose from 'text', 'json', "
-              "'csv')";
-    if (why) {
+    if (format && strcmp(format, "text") != 0 && strcmp(format, "json") != 0 &&
+        strcmp(format, "csv") != 0) {
         fputs(dump_usage, stderr);
-        cli_error(prog, "%s", why);
+        cli_error(prog, "argument --format: invalid choice: '%s' (choose from "
+                        "'text', 'json', 'csv')",
+                  format);
         return EXIT_USAGE;
     }
-    in.path = pos[0];
-    if ((rc = image_input_check(prog, &in, dump_usage)))
-        return rc;
-    nvsf_image *img = NULL;
     if ((rc = image_input_open(prog, &in, &img, NULL)))
         return rc;
     if (format && strcmp(format, "csv") == 0)
@@ -521,10 +516,5 @@ int cmd_dump(const char *prog, int argc, char **argv)
                                                                : "",
                     in.inputkey ? in.inputkey : in.hmac_key ? in.hmac_key : "",
                     pos[0]);
-    nvsf_image_free(img);
-    if (fflush(stdout) || ferror(stdout)) {
-        cli_error(prog, "cannot write to standard output");
-        return EXIT_FAIL;
-    }
-    return rc;
+    return image_command_end(prog, img, rc);
 }

@@ -8,5 +8,7 @@ int cmd_generate_key(const char *prog, int argc, char **argv); /* cmd_partition.
 int cmd_mfg(const char *prog, int argc, char **argv);          /* cmd_mfg.c */
 int cmd_dump(const char *prog, int argc, char **argv);         /* cmd_dump.c */
 int cmd_check(const char *prog, int argc, char **argv);        /* cmd_check.c */
+int cmd_get(const char *prog, int argc, char **argv);          /* cmd_get.c */
+int cmd_stats(const char *prog, int argc, char **argv);        /* cmd_stats.c */
 
 #endif

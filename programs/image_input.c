@@ -145,3 +145,44 @@ int image_input_open(const char *prog, const image_input *in,
         *where = off;
     return EXIT_OK;
 }
+
+int image_command_start(const char *prog, int argc, char **argv,
+                        image_input *in, const cli_opt *extra, size_t nextra,
+                        const char **pos, int nreq,
+                        const char *const *required, const char *usage,
+                        const char *help, nvsf_image **img)
+{
+    cli_opt opts[12] = {IMAGE_INPUT_OPTS(*in)};
+    size_t nopts = 6;
+    for (size_t i = 0; i < nextra && nopts < sizeof opts / sizeof opts[0]; i++)
+        opts[nopts++] = extra[i];
+    int npos, rc = cli_parse(prog, argc, argv, opts, nopts, pos, nreq, &npos,
+                             usage, help);
+    if (rc)
+        return rc;
+    if (npos < nreq) {
+        char names[200] = "";
+        for (int i = npos; i < nreq; i++) {
+            size_t n = strlen(names);
+            snprintf(names + n, sizeof names - n, "%s%s", i > npos ? ", " : "",
+                     required[i]);
+        }
+        fputs(usage, stderr);
+        cli_error(prog, "the following arguments are required: %s", names);
+        return EXIT_USAGE;
+    }
+    in->path = pos[0];
+    if ((rc = image_input_check(prog, in, usage)) || !img)
+        return rc;
+    return image_input_open(prog, in, img, NULL);
+}
+
+int image_command_end(const char *prog, nvsf_image *img, int rc)
+{
+    nvsf_image_free(img);
+    if (fflush(stdout) || ferror(stdout)) {
+        cli_error(prog, "cannot write to standard output");
+        return EXIT_FAIL;
+    }
+    return rc;
+}

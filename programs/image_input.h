@@ -62,4 +62,22 @@ int image_input_check(const char *prog, const image_input *in,
 int image_input_open(const char *prog, const image_input *in,
                      nvsf_image **img, uint32_t *where);
 
+/*
+ * The start of a command that reads one image: parse argv with the image
+ * options and `extra` (at most 6), require `nreq` positionals (`required`
+ * names them for the message, as argparse does), check the image options
+ * (in->path is pos[0]) and, when img is not NULL, open the image (else the
+ * command checks its own options first, then calls image_input_open).
+ * Returns 0; -1 when --help was printed (exit 0); else the exit code,
+ * after the message.
+ */
+int image_command_start(const char *prog, int argc, char **argv,
+                        image_input *in, const cli_opt *extra, size_t nextra,
+                        const char **pos, int nreq,
+                        const char *const *required, const char *usage,
+                        const char *help, nvsf_image **img);
+
+/* The end of one: free the image, flush standard output; the exit code. */
+int image_command_end(const char *prog, nvsf_image *img, int rc);
+
 #endif

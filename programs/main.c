@@ -25,7 +25,10 @@ static const char nvsforge_help[] =
     "              (the same command line as mfg_gen)\n"
     "  dump        show what an image holds: text, JSON, or a partition CSV\n"
     "              that generates the same image again (encrypted ones too)\n"
-    "  check       check that an image is sound; one line per problem\n"
+    "  check       what an image means for a device: sound, repairable,\n"
+    "              damaged or unusable; one line per problem\n"
+    "  get         one value, for shell scripts\n"
+    "  stats       how full an image is\n"
     "\n"
     "Run nvsforge <command> -h for the options of a command.\n"
     "nvsforge --version prints the version.\n";
@@ -58,6 +61,8 @@ int main(int argc, char **argv)
         {"mfg", cmd_mfg},
         {"dump", cmd_dump},
         {"check", cmd_check},
+        {"get", cmd_get},
+        {"stats", cmd_stats},
     };
     return cli_dispatch("nvsforge", argc, argv, cmds, sizeof cmds / sizeof cmds[0],
                         nvsforge_usage, nvsforge_help);
