@@ -245,8 +245,7 @@ uint32_t nvsf_builder_pages_used(const nvsf_builder *b)
 
 /* ---- items -------------------------------------------------------------- */
 
-/* Check a key or namespace name: 1 to 15 bytes, no NUL. */
-static int check_name(const char *what, const char *name, nvsf_error *err)
+int nvs_check_name(const char *what, const char *name, nvsf_error *err)
 {
     size_t len = strlen(name);
     if (len == 0)
@@ -289,7 +288,7 @@ static int nvs_builder_item_header(nvsf_builder *b, const char *key,
 {
     if (b->finished)
         return nvsf_fail(err, NVSF_E_USAGE, "the image is already finished");
-    int rc = check_name("key", key, err);
+    int rc = nvs_check_name("key", key, err);
     if (rc)
         return rc;
     if (!b->raw) {
@@ -370,7 +369,7 @@ static int nvs_builder_check_namespace(const nvsf_builder *b, const char *name,
 {
     if (b->finished)
         return nvsf_fail(err, NVSF_E_USAGE, "the image is already finished");
-    return check_name("namespace", name, err);
+    return nvs_check_name("namespace", name, err);
 }
 
 int nvsf_builder_namespace(nvsf_builder *b, const char *name, nvsf_error *err)

@@ -145,6 +145,10 @@ static inline void nvs_bitmap_set(uint8_t *page, unsigned i, unsigned state)
     *b = (uint8_t)((*b & ~(0x3u << shift)) | (state & 0x3u) << shift);
 }
 
+/* A key or namespace name must be 1 to 15 bytes: 0 or NVSF_E_INPUT with a
+ * message naming `what` ("key", "namespace"). In builder.c. */
+int nvs_check_name(const char *what, const char *name, nvsf_error *err);
+
 /* CRC32 of an entry: bytes 0..3 then 8..31. */
 uint32_t nvs_entry_crc(const uint8_t *entry);
 

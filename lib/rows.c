@@ -18,6 +18,7 @@
 #include "crypto.h"
 #include "csv.h"
 #include "error.h"
+#include "rows.h"
 #include "value.h"
 
 struct nvsf_rows {
@@ -127,37 +128,8 @@ static int store_value(nvsf_rows *r, const char *key, const nvsf_encoding *enc,
                        const uint8_t *raw, size_t len, nvsf_error *err)
 {
     nvsf_buf *v = &r->value;
-    nvsf_buf_clear(v);
-    int rc = 0;
     uint64_t bits = 0;
-    switch (enc->kind) {
-    case NVSF_ENC_INT:
-        rc = nvsf_parse_int((const char *)raw, len, enc->int_type, &bits, err);
-        break;
-    case NVSF_ENC_FLOAT:
-        rc = nvsf_parse_float((const char *)raw, len, enc->int_type, &bits,
-                              err);
-        break;
-    case NVSF_ENC_STRING:
-        if (!nvsf_utf8_valid(raw, len))
-            rc = nvsf_fail(err, NVSF_E_INPUT, "string value is not valid UTF-8");
-        break;
-    case NVSF_ENC_HEX2BIN:
-        rc = nvsf_hex_decode((const char *)raw, len, v, err);
-        break;
-    case NVSF_ENC_BASE64:
-        rc = nvsf_base64_decode((const char *)raw, len, v, err);
-        break;
-    case NVSF_ENC_BINARY:
-        rc = nvsf_buf_append(v, raw, len)
-                 ? nvsf_fail(err, NVSF_E_NOMEM, "out of memory")
-                 : 0;
-        break;
-    case NVSF_ENC_BLOB_FILL:
-    case NVSF_ENC_BLOB_SZ_FILL:
-        rc = nvsf_fill_blob(enc, raw, len, v, err);
-        break;
-    }
+    int rc = nvsf_value_decode(enc, raw, len, &bits, v, err);
     if (rc)
         return nvsf_error_prefix(err, "key '%s'", key);
     switch (enc->kind) {
@@ -185,30 +157,43 @@ int nvsf_rows_add_value(nvsf_rows *r, const char *key, const char *encoding,
     return store_value(r, key, &enc, value, len, err);
 }
 
-static int add_item(nvsf_rows *r, const nvsf_row *row, nvsf_error *err)
+int nvsf_row_raw_value(const nvsf_row *row, nvsf_file_reader reader,
+                       void *reader_ctx, nvsf_encoding *enc,
+                       const uint8_t **raw, size_t *len, uint8_t **file_data,
+                       nvsf_error *err)
 {
     int is_file = strcmp(row->type, "file") == 0;
-    nvsf_encoding enc;
-    int rc = nvsf_encoding_parse(row->encoding, &enc, err);
+    *file_data = NULL;
+    int rc = nvsf_encoding_parse(row->encoding, enc, err);
     if (!rc && !row->value)
         rc = nvsf_fail(err, NVSF_E_INPUT, "the row has no value");
     if (!rc && is_file && row->value_len == 0)
         rc = nvsf_fail(err, NVSF_E_INPUT,
                        "a 'file' row needs a file name in its value");
-    if (!rc && is_file && !r->reader)
+    if (!rc && is_file && !reader)
         rc = nvsf_fail(err, NVSF_E_USAGE, "no file reader for 'file' rows");
     if (rc)
-        return nvsf_error_prefix(err, "key '%s'", row->key);
-
-    const uint8_t *raw = (const uint8_t *)row->value;
-    size_t len = row->value_len;
-    uint8_t *file_data = NULL;
-    if (is_file && r->reader) {
-        rc = r->reader(r->reader_ctx, row->value, &file_data, &len, err);
-        if (rc)
-            return nvsf_error_prefix(err, "key '%s'", row->key);
-        raw = file_data;
+        return rc;
+    *raw = (const uint8_t *)row->value;
+    *len = row->value_len;
+    if (is_file) {
+        if ((rc = reader(reader_ctx, row->value, file_data, len, err)))
+            return rc;
+        *raw = *file_data;
     }
+    return 0;
+}
+
+static int add_item(nvsf_rows *r, const nvsf_row *row, nvsf_error *err)
+{
+    nvsf_encoding enc;
+    const uint8_t *raw;
+    size_t len;
+    uint8_t *file_data;
+    int rc = nvsf_row_raw_value(row, r->reader, r->reader_ctx, &enc, &raw, &len,
+                                &file_data, err);
+    if (rc)
+        return nvsf_error_prefix(err, "key '%s'", row->key);
     rc = wifi_ap_pmk(r, row->key, raw, len, err);
     if (!rc)
         rc = store_value(r, row->key, &enc, raw, len, err);
@@ -265,8 +250,8 @@ static int find_columns(const nvsf_csv_record *rec, int col[4])
     return col[0] < 0 || col[1] < 0 || col[2] < 0 || col[3] < 0 ? -1 : 0;
 }
 
-int nvsf_rows_add_csv(nvsf_rows *r, const char *source, const char *csv,
-                      size_t len, nvsf_error *err)
+int nvsf_partition_csv_rows(const char *source, const char *csv, size_t len,
+                            nvsf_row_fn fn, void *ctx, nvsf_error *err)
 {
     nvsf_csv_reader *rd = nvsf_csv_reader_mem(
         source, csv, len, NVSF_CSV_HASH_COMMENTS | NVSF_CSV_SKIP_BLANK);
@@ -304,10 +289,22 @@ int nvsf_rows_add_csv(nvsf_rows *r, const char *source, const char *csv,
                         .value = cell[3],
                         .value_len = cell_len[3],
                         .line = rec.line};
-        rc = nvsf_rows_add(r, source, &row, err);
+        rc = fn(ctx, source, &row, err);
         if (rc == 0)
             rc = 1;
     }
     nvsf_csv_reader_free(rd);
     return rc < 0 ? rc : 0;
+}
+
+static int add_row(void *ctx, const char *source, const nvsf_row *row,
+                   nvsf_error *err)
+{
+    return nvsf_rows_add(ctx, source, row, err);
+}
+
+int nvsf_rows_add_csv(nvsf_rows *r, const char *source, const char *csv,
+                      size_t len, nvsf_error *err)
+{
+    return nvsf_partition_csv_rows(source, csv, len, add_row, r, err);
 }

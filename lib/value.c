@@ -550,3 +550,33 @@ int nvsf_parse_size(const char *text, uint32_t *size, nvsf_error *err)
     *size = (uint32_t)v;
     return 0;
 }
+
+int nvsf_value_decode(const nvsf_encoding *enc, const uint8_t *raw, size_t len,
+                      uint64_t *bits, nvsf_buf *out, nvsf_error *err)
+{
+    nvsf_buf_clear(out);
+    switch (enc->kind) {
+    case NVSF_ENC_INT:
+        return nvsf_parse_int((const char *)raw, len, enc->int_type, bits, err);
+    case NVSF_ENC_FLOAT:
+        return nvsf_parse_float((const char *)raw, len, enc->int_type, bits,
+                                err);
+    case NVSF_ENC_STRING:
+        return nvsf_utf8_valid(raw, len)
+                   ? 0
+                   : nvsf_fail(err, NVSF_E_INPUT,
+                               "string value is not valid UTF-8");
+    case NVSF_ENC_HEX2BIN:
+        return nvsf_hex_decode((const char *)raw, len, out, err);
+    case NVSF_ENC_BASE64:
+        return nvsf_base64_decode((const char *)raw, len, out, err);
+    case NVSF_ENC_BINARY:
+        return nvsf_buf_append(out, raw, len)
+                   ? nvsf_fail(err, NVSF_E_NOMEM, "out of memory")
+                   : 0;
+    case NVSF_ENC_BLOB_FILL:
+    case NVSF_ENC_BLOB_SZ_FILL:
+        return nvsf_fill_blob(enc, raw, len, out, err);
+    }
+    return nvsf_fail(err, NVSF_E_USAGE, "unknown encoding");
+}

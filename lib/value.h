@@ -82,6 +82,14 @@ int nvsf_base64_decode(const char *text, size_t len, nvsf_buf *out,
 int nvsf_fill_blob(const nvsf_encoding *enc, const uint8_t *data, size_t len,
                    nvsf_buf *out, nvsf_error *err);
 
+/*
+ * Decode a value (a CSV cell's text or a file's bytes) by its encoding:
+ * integers into *bits (as nvsf_parse_int), strings checked to be UTF-8 and
+ * left where they are, blobs into out (cleared first).
+ */
+int nvsf_value_decode(const nvsf_encoding *enc, const uint8_t *raw, size_t len,
+                      uint64_t *bits, nvsf_buf *out, nvsf_error *err);
+
 /* True when the bytes are valid UTF-8. */
 int nvsf_utf8_valid(const uint8_t *s, size_t len);
 

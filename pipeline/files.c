@@ -191,6 +191,35 @@ void fs_txn_abort(fs_txn *t)
     t->count = 0;
 }
 
+int fs_replace_file(const char *path, const void *data, size_t len,
+                    nvsf_error *err)
+{
+    char *tmp;
+    FILE *f = plat_temp_create(path, PLAT_PUBLIC, &tmp);
+    if (!f)
+        return nvsf_fail(err, NVSF_E_IO, "cannot create '%s': %s", path,
+                         strerror(errno));
+    int rc = fwrite(data, 1, len, f) == len ? plat_file_sync(f) : -1;
+    int e = errno;
+    if (fclose(f) != 0 && !rc) {
+        rc = -1;
+        e = errno;
+    }
+    if (!rc && plat_rename_replace(tmp, path) != 0) {
+        rc = -1;
+        e = errno;
+    }
+    if (rc) {
+        plat_remove(tmp);
+        free(tmp);
+        return nvsf_fail(err, NVSF_E_IO, "cannot write '%s': %s", path,
+                         strerror(e));
+    }
+    free(tmp);
+    plat_sync_parent(path);
+    return 0;
+}
+
 int fs_stream_open(fs_stream *s, const char *path, enum plat_mode mode,
                    nvsf_error *err)
 {

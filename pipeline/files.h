@@ -58,6 +58,12 @@ void fs_txn_abort(fs_txn *t);
 /* Remove the committed files of a transaction (undo a commit). */
 void fs_txn_undo(fs_txn *t);
 
+/* Write `data` as the whole of `path`, replacing it atomically: a
+ * temporary file beside it, flushed to disk, renamed over it. Readers see
+ * the old file or the new one, never a mix. */
+int fs_replace_file(const char *path, const void *data, size_t len,
+                    nvsf_error *err);
+
 /* A file written piece by piece (a manifest), renamed into place at the
  * end like the others. */
 typedef struct fs_stream {

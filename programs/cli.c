@@ -129,8 +129,10 @@ int cli_parse(const char *prog, int argc, char **argv, const cli_opt *opts,
         const char *eq = strchr(a, '=');
         size_t len = eq ? (size_t)(eq - a) : strlen(a);
         int ambiguous = 0;
-        const cli_opt *o = a[1] == '-' ? find_opt(opts, nopts, a, len, &ambiguous)
-                                       : NULL;
+        /* Long options by unambiguous prefix; short ones ("-o") exactly. */
+        const cli_opt *o = find_opt(opts, nopts, a, len, &ambiguous);
+        if (o && a[1] != '-' && strlen(o->name) != len)
+            o = NULL;
         if (!o)
             return usage_error(prog, usage,
                                ambiguous ? "ambiguous option: "

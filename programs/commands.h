@@ -10,5 +10,8 @@ int cmd_dump(const char *prog, int argc, char **argv);         /* cmd_dump.c */
 int cmd_check(const char *prog, int argc, char **argv);        /* cmd_check.c */
 int cmd_get(const char *prog, int argc, char **argv);          /* cmd_get.c */
 int cmd_stats(const char *prog, int argc, char **argv);        /* cmd_stats.c */
+int cmd_set(const char *prog, int argc, char **argv);          /* cmd_set.c */
+int cmd_erase(const char *prog, int argc, char **argv);        /* cmd_set.c */
+int cmd_apply(const char *prog, int argc, char **argv);        /* cmd_set.c */
 
 #endif

@@ -29,6 +29,9 @@ static const char nvsforge_help[] =
     "              damaged or unusable; one line per problem\n"
     "  get         one value, for shell scripts\n"
     "  stats       how full an image is\n"
+    "  set         set keys in an image as the device would\n"
+    "  erase       erase keys or namespaces from an image as the device would\n"
+    "  apply       apply a partition CSV of changes to an image\n"
     "\n"
     "Run nvsforge <command> -h for the options of a command.\n"
     "nvsforge --version prints the version.\n";
@@ -63,6 +66,9 @@ int main(int argc, char **argv)
         {"check", cmd_check},
         {"get", cmd_get},
         {"stats", cmd_stats},
+        {"set", cmd_set},
+        {"erase", cmd_erase},
+        {"apply", cmd_apply},
     };
     return cli_dispatch("nvsforge", argc, argv, cmds, sizeof cmds / sizeof cmds[0],
                         nvsforge_usage, nvsforge_help);

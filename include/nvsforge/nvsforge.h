@@ -504,6 +504,79 @@ int nvsf_image_csv_regenerates(const nvsf_image *img, const char *csv,
                                size_t len, size_t *first_diff,
                                nvsf_error *err);
 
+/* ---- changing an image as the device would ----------------------------- */
+
+/*
+ * An image opened for change: set and erase items the way ESP-IDF's own NVS
+ * library does on a device (new value into the active page, a new page or
+ * garbage collection when it is full, then the old item erased; blobs as
+ * chunks of the other version; the last erased page stays erased), so that
+ * the result is a state the device itself could have reached. See
+ * nvsforge-set(1) for the rules.
+ *
+ * nvsf_edit_open takes the image's bytes (`size`, a whole number of pages)
+ * and changes them in place; with a non-NULL xts_key the image is encrypted
+ * and every entry written is encrypted with it. The image is opened as
+ * the device opens it (nvsf_image_read): the repairs of ESP-IDF's start-up,
+ * if any, are applied to the bytes first (the log lists them). It refuses
+ * a key that does not fit (NVSF_E_KEY), an image that is damaged or
+ * unusable and one ESP-IDF opens read-only (NVSF_E_FORMAT). Each call
+ * below is all or nothing: on failure the bytes are as they were before
+ * the call.
+ */
+typedef struct nvsf_edit nvsf_edit;
+
+int nvsf_edit_open(nvsf_edit **out, uint8_t *image, size_t size,
+                   const uint8_t *xts_key, nvsf_error *err);
+void nvsf_edit_close(nvsf_edit *ed);
+
+/* Set a value in namespace `ns` (created when new). Names are 1 to 15
+ * bytes. NVSF_E_FULL when it does not fit even after garbage collection. */
+int nvsf_image_set_int(nvsf_edit *ed, const char *ns, const char *key,
+                       enum nvsf_item_type type, uint64_t bits,
+                       nvsf_error *err);
+/* float (NVSF_TYPE_FLOAT) or double (NVSF_TYPE_DOUBLE) from its IEEE 754
+ * bits; NaN is refused, as nvs_set_float does. */
+int nvsf_image_set_float(nvsf_edit *ed, const char *ns, const char *key,
+                         enum nvsf_item_type type, uint64_t bits,
+                         nvsf_error *err);
+int nvsf_image_set_string(nvsf_edit *ed, const char *ns, const char *key,
+                          const char *s, size_t len, nvsf_error *err);
+int nvsf_image_set_blob(nvsf_edit *ed, const char *ns, const char *key,
+                        const void *data, size_t len, nvsf_error *err);
+
+/* Erase one key (a blob with all its chunks), or with key NULL every item
+ * of the namespace (nvs_erase_all; the namespace itself stays).
+ * NVSF_E_INPUT when the namespace or key is not in the image. */
+int nvsf_image_erase(nvsf_edit *ed, const char *ns, const char *key,
+                     nvsf_error *err);
+
+/*
+ * A partition-CSV row as a change: `data` and `file` rows set the key
+ * (encodings as the generator takes them), a row `key,erase,,` erases it.
+ * `ns` is the namespace. Messages name source:line and the key.
+ */
+int nvsf_image_set_row(nvsf_edit *ed, const char *source, const char *ns,
+                       const nvsf_row *row, nvsf_file_reader reader,
+                       void *reader_ctx, nvsf_error *err);
+
+/*
+ * A whole partition CSV as changes, row after row: namespace rows select
+ * the namespace (`ns,namespace,erase,` erases all its items), the others as
+ * nvsf_image_set_row. On failure the rows before the failing one stay
+ * applied: discard the image.
+ */
+int nvsf_image_apply_csv(nvsf_edit *ed, const char *source, const char *csv,
+                         size_t len, nvsf_file_reader reader, void *reader_ctx,
+                         nvsf_error *err);
+
+/* What the changes since open did, one line per step ("page 3 entry 17:
+ * ...", garbage collection, new pages); "" when nothing. */
+const char *nvsf_edit_log(const nvsf_edit *ed);
+
+/* 1 when a change since open wrote into page `page`. */
+int nvsf_edit_page_changed(const nvsf_edit *ed, uint32_t page);
+
 /*
  * Fuzzing entry point (libFuzzer's LLVMFuzzerTestOneInput signature): reads
  * the bytes as a plain image and as one encrypted with a fixed key, and

@@ -1,0 +1,283 @@
+/*
+ * `nvsforge set`, `nvsforge erase` and `nvsforge apply`: change an existing
+ * image the way the device's own NVS library would (lib/nvs_writer.c), and
+ * write it back atomically. The three share everything but how the changes
+ * are given: NS:KEY=TYPE:VALUE arguments, NS:KEY (or NS:) arguments, or a
+ * partition CSV.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "commands.h"
+#include "error.h"
+#include "files.h"
+#include "keyopts.h"
+
+#define CHANGE_OPTIONS_USAGE \
+    "[-h] [-o OUT] [--inputkey KEYFILE | --hmac-key HMACFILE] [--dry-run]"
+
+#define CHANGE_OPTIONS_HELP \
+    "options:\n" \
+    "  -h, --help           show this help message and exit\n" \
+    "  -o OUT, --output OUT write the changed image to OUT (replaced\n" \
+    "                       atomically) instead of replacing IMAGE\n" \
+    "  --inputkey KEYFILE   the image is encrypted with the XTS key in this\n" \
+    "                       key partition file (.bin); it stays encrypted\n" \
+    "  --hmac-key HMACFILE  the image is encrypted with the key derived from\n" \
+    "                       this 32-byte HMAC key\n" \
+    "  --dry-run            print what would change, write nothing\n"
+
+#define CHANGE_HELP_TAIL \
+    "\n" \
+    "The change is made as ESP-IDF's NVS library makes it on the device: the\n" \
+    "new value goes into the active page (a new page, or garbage collection,\n" \
+    "when it is full), then the old item is erased; the same value writes\n" \
+    "nothing. The image must be sound (nvsforge check). On any error the\n" \
+    "image is left as it was. Exit status: 0 done, 1 error, 2 usage.\n" \
+    "See nvsforge-set(1).\n"
+
+#define SET_USAGE \
+    "usage: nvsforge set " CHANGE_OPTIONS_USAGE "\n" \
+    "                    IMAGE NS:KEY=TYPE:VALUE [NS:KEY=TYPE:VALUE ...]\n"
+
+static const char set_help[] =
+    SET_USAGE
+    "\n"
+    "Set keys in an existing NVS partition image.\n"
+    "\n"
+    "positional arguments:\n"
+    "  IMAGE                the NVS partition image\n"
+    "  NS:KEY=TYPE:VALUE    set KEY in namespace NS (created when new); TYPE\n"
+    "                       is an encoding of the partition CSV: u8 i8 u16\n"
+    "                       i16 u32 i32 u64 i64 string hex2bin base64\n"
+    "                       binary; VALUE @FILE takes the value from FILE (as\n"
+    "                       a `file` row), @@ stands for a leading @\n"
+    "\n" CHANGE_OPTIONS_HELP CHANGE_HELP_TAIL;
+
+#define ERASE_USAGE \
+    "usage: nvsforge erase " CHANGE_OPTIONS_USAGE "\n" \
+    "                      IMAGE NS:KEY|NS: [NS:KEY|NS: ...]\n"
+
+static const char erase_help[] =
+    ERASE_USAGE
+    "\n"
+    "Erase keys, or every key of a namespace, from an existing NVS partition\n"
+    "image.\n"
+    "\n"
+    "positional arguments:\n"
+    "  IMAGE                the NVS partition image\n"
+    "  NS:KEY               erase KEY of namespace NS (a blob with all its\n"
+    "                       chunks)\n"
+    "  NS:                  erase every key of namespace NS, as nvs_erase_all\n"
+    "                       does (the namespace itself stays)\n"
+    "\n" CHANGE_OPTIONS_HELP CHANGE_HELP_TAIL;
+
+#define APPLY_USAGE \
+    "usage: nvsforge apply " CHANGE_OPTIONS_USAGE "\n" \
+    "                      IMAGE CHANGES\n"
+
+static const char apply_help[] =
+    APPLY_USAGE
+    "\n"
+    "Apply a partition CSV of changes to an existing NVS partition image.\n"
+    "\n"
+    "positional arguments:\n"
+    "  IMAGE                the NVS partition image\n"
+    "  CHANGES              a partition CSV (key,type,encoding,value): its\n"
+    "                       data and file rows set keys; a row `key,erase,,`\n"
+    "                       erases the key, a row `ns,namespace,erase,` every\n"
+    "                       key of the namespace\n"
+    "\n" CHANGE_OPTIONS_HELP CHANGE_HELP_TAIL;
+
+enum change_kind { CHANGE_SET, CHANGE_ERASE, CHANGE_APPLY };
+
+typedef struct change_cmd {
+    enum change_kind kind;
+    const char *usage, *help;
+} change_cmd;
+
+/* "NS:KEY=TYPE:VALUE" as a row of namespace NS. */
+static int set_argument(nvsf_edit *ed, const char *image, const char *arg,
+                        nvsf_error *err)
+{
+    const char *colon = strchr(arg, ':');
+    const char *eq = colon ? strchr(colon + 1, '=') : NULL;
+    const char *colon2 = eq ? strchr(eq + 1, ':') : NULL;
+    if (!colon2)
+        return nvsf_fail(err, NVSF_E_INPUT,
+                         "'%s': expected NS:KEY=TYPE:VALUE, as "
+                         "cfg:serial=string:SN0001",
+                         arg);
+    char ns[64], key[64], enc[64];
+    size_t nl = (size_t)(colon - arg), kl = (size_t)(eq - colon - 1),
+           el = (size_t)(colon2 - eq - 1);
+    if (nl >= sizeof ns || kl >= sizeof key || el >= sizeof enc)
+        return nvsf_fail(err, NVSF_E_INPUT,
+                         "'%s': a name or type is too long", arg);
+    memcpy(ns, arg, nl);
+    ns[nl] = '\0';
+    memcpy(key, colon + 1, kl);
+    key[kl] = '\0';
+    memcpy(enc, eq + 1, el);
+    enc[el] = '\0';
+    const char *value = colon2 + 1;
+    int is_file = value[0] == '@' && value[1] != '@';
+    if (value[0] == '@')
+        value++;
+    nvsf_row row = {.key = key,
+                    .type = is_file ? "file" : "data",
+                    .encoding = enc,
+                    .value = value,
+                    .value_len = strlen(value)};
+    return nvsf_image_set_row(ed, image, ns, &row, fs_file_reader, NULL, err);
+}
+
+/* "NS:KEY" or "NS:". */
+static int erase_argument(nvsf_edit *ed, const char *image, const char *arg,
+                          nvsf_error *err)
+{
+    const char *colon = strchr(arg, ':');
+    if (!colon)
+        return nvsf_fail(err, NVSF_E_INPUT,
+                         "'%s': expected NS:KEY, or NS: for the whole "
+                         "namespace",
+                         arg);
+    char ns[64];
+    size_t nl = (size_t)(colon - arg);
+    if (nl >= sizeof ns)
+        return nvsf_fail(err, NVSF_E_INPUT, "'%s': the namespace is too long",
+                         arg);
+    memcpy(ns, arg, nl);
+    ns[nl] = '\0';
+    int rc = nvsf_image_erase(ed, ns, colon[1] ? colon + 1 : NULL, err);
+    return rc ? nvsf_error_prefix(err, "%s", image) : 0;
+}
+
+static int apply_file(nvsf_edit *ed, const char *path, nvsf_error *err)
+{
+    uint8_t *csv;
+    size_t len;
+    int rc = plat_read_file(path, &csv, &len, err);
+    if (rc)
+        return rc;
+    rc = nvsf_image_apply_csv(ed, path, (const char *)csv, len, fs_file_reader,
+                              NULL, err);
+    nvsf_wipe(csv, len);
+    free(csv);
+    return rc;
+}
+
+/* The XTS key from --inputkey or --hmac-key, if either is given. */
+static int read_key(const char *inputkey, const char *hmac_path,
+                    uint8_t xts[NVSF_XTS_KEY_SIZE], nvsf_error *err)
+{
+    uint8_t hmac[NVSF_HMAC_KEY_SIZE];
+    int rc = 0;
+    if (inputkey)
+        rc = keys_read_input(inputkey, xts, err);
+    else if (hmac_path && !(rc = keys_read_hmac(hmac_path, hmac, err)))
+        rc = nvsf_key_from_hmac(hmac, xts, err);
+    nvsf_wipe(hmac, sizeof hmac);
+    return rc;
+}
+
+static int run_change(const char *prog, const change_cmd *c, int argc,
+                      char **argv)
+{
+    const char *inputkey = NULL, *hmac = NULL, *out = NULL;
+    int dry_run = 0;
+    cli_opt opts[] = {
+        {"-o", 1, NULL, &out},
+        {"--output", 1, NULL, &out},
+        {"--inputkey", 1, NULL, &inputkey},
+        {"--hmac-key", 1, NULL, &hmac},
+        {"--dry-run", 0, &dry_run, NULL},
+    };
+    int max_pos = argc > 2 ? argc : 2;
+    const char **pos = calloc((size_t)max_pos, sizeof *pos);
+    if (!pos) {
+        cli_error(prog, "out of memory");
+        return EXIT_FAIL;
+    }
+    int npos, rc = cli_parse(prog, argc, argv, opts, sizeof opts / sizeof opts[0],
+                             pos, max_pos, &npos, c->usage, c->help);
+    if (rc) {
+        free(pos);
+        return rc < 0 ? EXIT_OK : rc;
+    }
+    const char *missing = npos < 1 ? "IMAGE"
+                          : npos >= 2 ? NULL
+                          : c->kind == CHANGE_SET   ? "NS:KEY=TYPE:VALUE"
+                          : c->kind == CHANGE_ERASE ? "NS:KEY"
+                                                    : "CHANGES";
+    if (missing || (inputkey && hmac) || (c->kind == CHANGE_APPLY && npos > 2)) {
+        fputs(c->usage, stderr);
+        if (missing)
+            cli_error(prog, "the following arguments are required: %s", missing);
+        else if (inputkey && hmac)
+            cli_error(prog, "argument --hmac-key: not allowed with argument "
+                            "--inputkey");
+        else
+            cli_error(prog, "unrecognized arguments: %s", pos[2]);
+        free(pos);
+        return EXIT_USAGE;
+    }
+    const char *image = pos[0];
+    nvsf_error err = {0};
+    uint8_t xts[NVSF_XTS_KEY_SIZE];
+    uint8_t *data = NULL;
+    size_t len = 0;
+    nvsf_edit *ed = NULL;
+    int keyed = inputkey || hmac;
+    rc = read_key(inputkey, hmac, xts, &err);
+    if (!rc)
+        rc = plat_read_file(image, &data, &len, &err);
+    if (!rc && (rc = nvsf_edit_open(&ed, data, len, keyed ? xts : NULL, &err)))
+        nvsf_error_prefix(&err, "%s", image);
+    nvsf_wipe(xts, sizeof xts);
+    for (int i = 1; !rc && i < npos; i++) {
+        if (c->kind == CHANGE_SET)
+            rc = set_argument(ed, image, pos[i], &err);
+        else if (c->kind == CHANGE_ERASE)
+            rc = erase_argument(ed, image, pos[i], &err);
+        else
+            rc = apply_file(ed, pos[i], &err);
+    }
+    if (!rc && dry_run) {
+        const char *log = nvsf_edit_log(ed);
+        printf("%s", *log ? log : "nothing to change\n");
+        printf("%s: dry run, nothing written\n", out ? out : image);
+    } else if (!rc) {
+        rc = fs_replace_file(out ? out : image, data, len, &err);
+    }
+    nvsf_edit_close(ed);
+    free(data);
+    free(pos);
+    if (rc)
+        return cli_fail(prog, &err);
+    if (fflush(stdout) || ferror(stdout)) {
+        cli_error(prog, "cannot write to standard output");
+        return EXIT_FAIL;
+    }
+    return EXIT_OK;
+}
+
+int cmd_set(const char *prog, int argc, char **argv)
+{
+    static const change_cmd c = {CHANGE_SET, SET_USAGE, set_help};
+    return run_change(prog, &c, argc, argv);
+}
+
+int cmd_erase(const char *prog, int argc, char **argv)
+{
+    static const change_cmd c = {CHANGE_ERASE, ERASE_USAGE, erase_help};
+    return run_change(prog, &c, argc, argv);
+}
+
+int cmd_apply(const char *prog, int argc, char **argv)
+{
+    static const change_cmd c = {CHANGE_APPLY, APPLY_USAGE, apply_help};
+    return run_change(prog, &c, argc, argv);
+}
