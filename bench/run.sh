@@ -6,6 +6,7 @@
 # Builds a Release tree in build-bench/, then measures
 #   1. one 1 MiB partition of 7000 items, plain and encrypted: the library
 #      alone (parse + build + encrypt in memory) and the whole command;
+#      then one `set` on that image, library alone and command;
 #   2. a manufacturing batch of DEVICES devices of ESP-IDF's sample config at
 #      0x6000, plain and with --keygen, against the I/O floor: the time to
 #      write the very same files from memory (bench/io_floor.c).
@@ -69,6 +70,16 @@ printf '%-44s %10s\n' "  library: parse + build + XTS encrypt" "$lib_enc"
 printf '%-44s %10s\n' "  nvs_partition_gen generate" "$cmd_plain"
 printf '%-44s %10s\n' "  nvs_partition_gen encrypt --inputkey" "$cmd_enc"
 printf '%-44s %10s\n' "  I/O floor: write the 1 MiB file + sync" "$floor_one_ms"
+# One change to that image, as a device would make it: the library alone
+# (read, check, set one u32, on a fresh copy each run), then the command
+# (which also reads the file and replaces it atomically, with fsync).
+read -r lib_set _ < <("$build/bench/bench_set" "$work/p0.bin" bench:u0 - 50)
+read -r lib_set_enc _ < <("$build/bench/bench_set" "$work/e0.bin" bench:u0 "$key" 50)
+set_one() { "$bin/nvsforge" set "$work/p0.bin" "bench:u0=u32:$1"; }
+cmd_set=$(best_of 10 set_one)
+printf '%-44s %10s\n' "  library: one set (read + check + change)" "$lib_set"
+printf '%-44s %10s\n' "  the same, encrypted" "$lib_set_enc"
+printf '%-44s %10s\n' "  nvsforge set (with fsync)" "$cmd_set"
 echo
 
 # ---- 2. manufacturing batch -------------------------------------------------

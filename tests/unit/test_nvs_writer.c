@@ -204,8 +204,10 @@ static void expect_items(const char *what, const nvsf_image *img, model *want)
 {
     model got;
     model_from_image(&got, img);
-    qsort(got.v, got.n, sizeof *got.v, cmp_item);
-    qsort(want->v, want->n, sizeof *want->v, cmp_item);
+    if (got.n)
+        qsort(got.v, got.n, sizeof *got.v, cmp_item);
+    if (want->n)
+        qsort(want->v, want->n, sizeof *want->v, cmp_item);
     size_t i = 0;
     for (; i < got.n && i < want->n; i++)
         if (item_differs(&got.v[i], &want->v[i]))

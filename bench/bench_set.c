@@ -1,0 +1,102 @@
+/*
+ * Time the library alone on one change to an existing image: open it for
+ * change (which reads and checks it), set one key to a new value, close;
+ * many times, each on a fresh copy; print the best and median.
+ *
+ *   bench_set IMAGE NS:KEY [KEYFILE] [RUNS]     (the key is set as a u32)
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "nvsforge/nvsforge.h"
+
+static unsigned char *read_all(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    unsigned char *p = NULL;
+    size_t cap = 0;
+    *len = 0;
+    for (;;) {
+        if (*len == cap) {
+            unsigned char *q = realloc(p, cap = cap ? cap * 2 : 1 << 20);
+            if (!q)
+                break;
+            p = q;
+        }
+        size_t got = fread(p + *len, 1, cap - *len, f);
+        if (!got)
+            break;
+        *len += got;
+    }
+    fclose(f);
+    return p;
+}
+
+static double now(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 3 || !strchr(argv[2], ':')) {
+        fprintf(stderr, "usage: bench_set IMAGE NS:KEY [KEYFILE] [RUNS]\n");
+        return 2;
+    }
+    nvsf_error err = {0};
+    size_t len, key_len;
+    unsigned char *image = read_all(argv[1], &len);
+    unsigned char key[NVSF_XTS_KEY_SIZE];
+    int have_key = argc > 3 && strcmp(argv[3], "-") != 0;
+    int runs = argc > 4 ? atoi(argv[4]) : 50;
+    char ns[64];
+    snprintf(ns, sizeof ns, "%.*s", (int)(strchr(argv[2], ':') - argv[2]),
+             argv[2]);
+    const char *k = strchr(argv[2], ':') + 1;
+    if (!image || runs < 1) {
+        fprintf(stderr, "bench_set: cannot read %s\n", argv[1]);
+        return 1;
+    }
+    if (have_key) {
+        unsigned char *kf = read_all(argv[3], &key_len);
+        if (!kf || nvsf_key_partition_read(kf, key_len, key, &err)) {
+            fprintf(stderr, "bench_set: bad key %s: %s\n", argv[3], err.message);
+            return 1;
+        }
+        free(kf);
+    }
+    uint8_t *copy = malloc(len);
+    double *t = calloc((size_t)runs, sizeof *t);
+    if (!copy || !t)
+        return 1;
+    for (int i = 0; i < runs; i++) {
+        memcpy(copy, image, len);
+        double t0 = now();
+        nvsf_edit *ed;
+        if (nvsf_edit_open(&ed, copy, len, have_key ? key : NULL, &err) ||
+            nvsf_image_set_int(ed, ns, k, NVSF_TYPE_U32, (uint64_t)i + 1, &err)) {
+            fprintf(stderr, "bench_set: %s\n", err.message);
+            return 1;
+        }
+        nvsf_edit_close(ed);
+        t[i] = now() - t0;
+    }
+    qsort(t, (size_t)runs, sizeof *t, cmp_double);
+    printf("%.3f %.3f\n", t[0] * 1e3, t[runs / 2] * 1e3);
+    free(t);
+    free(copy);
+    free(image);
+    return 0;
+}
