@@ -9,38 +9,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "bench_util.h"
 #include "nvsforge/nvsforge.h"
-
-static unsigned char *slurp(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    unsigned char *p = malloc((size_t)n + 1);
-    if (p && fread(p, 1, (size_t)n, f) != (size_t)n) {
-        free(p);
-        p = NULL;
-    }
-    fclose(f);
-    *len = (size_t)n;
-    return p;
-}
-
-static double now(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
 
 int main(int argc, char **argv)
 {
@@ -85,8 +55,7 @@ int main(int argc, char **argv)
         nvsf_builder_free(b);
         t[i] = now() - t0;
     }
-    qsort(t, (size_t)runs, sizeof *t, cmp_double);
-    printf("%.3f %.3f\n", t[0] * 1e3, t[runs / 2] * 1e3);
+    print_best_median(t, runs);
     free(t);
     free(image);
     free(csv);

@@ -10,44 +10,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "bench_util.h"
 #include "nvsforge/nvsforge.h"
-
-static unsigned char *read_all(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    unsigned char *p = NULL;
-    size_t cap = 0;
-    *len = 0;
-    for (;;) {
-        if (*len == cap) {
-            unsigned char *q = realloc(p, cap = cap ? cap * 2 : 1 << 20);
-            if (!q)
-                break;
-            p = q;
-        }
-        size_t got = fread(p + *len, 1, cap - *len, f);
-        if (!got)
-            break;
-        *len += got;
-    }
-    fclose(f);
-    return p;
-}
-
-static double now(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
 
 int main(int argc, char **argv)
 {
@@ -57,7 +21,7 @@ int main(int argc, char **argv)
     }
     nvsf_error err = {0};
     size_t len, key_len;
-    unsigned char *image = read_all(argv[1], &len);
+    unsigned char *image = slurp(argv[1], &len);
     unsigned char key[NVSF_XTS_KEY_SIZE];
     int have_key = argc > 3 && strcmp(argv[3], "-") != 0;
     int runs = argc > 4 ? atoi(argv[4]) : 50;
@@ -70,7 +34,7 @@ int main(int argc, char **argv)
         return 1;
     }
     if (have_key) {
-        unsigned char *kf = read_all(argv[3], &key_len);
+        unsigned char *kf = slurp(argv[3], &key_len);
         if (!kf || nvsf_key_partition_read(kf, key_len, key, &err)) {
             fprintf(stderr, "bench_set: bad key %s: %s\n", argv[3], err.message);
             return 1;
@@ -93,8 +57,7 @@ int main(int argc, char **argv)
         nvsf_edit_close(ed);
         t[i] = now() - t0;
     }
-    qsort(t, (size_t)runs, sizeof *t, cmp_double);
-    printf("%.3f %.3f\n", t[0] * 1e3, t[runs / 2] * 1e3);
+    print_best_median(t, runs);
     free(t);
     free(copy);
     free(image);
