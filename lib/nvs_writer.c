@@ -503,8 +503,10 @@ static int activate_page(nvsf_edit *ed)
     if (!m->free_n)
         return W_NOT_ENOUGH_SPACE;
     uint32_t p = m->free[0];
-    if (m->pages[p].state == PG_CORRUPT)
+    if (m->pages[p].state == PG_CORRUPT) {
         page_erase(ed, p);
+        note(ed, "page %u: corrupt, erased to be the new page", (unsigned)p);
+    }
     memmove(m->free, m->free + 1, (size_t)(m->free_n - 1) * sizeof *m->free);
     m->free_n--;
     m->list[m->list_n++] = p;
@@ -988,12 +990,10 @@ int nvsf_edit_open(nvsf_edit **out, uint8_t *image, size_t size,
     int rc = nvsf_image_read(image, size, xts_key, &img, err);
     if (!rc)
         rc = check_writable(img, err);
-    nvsf_edit *ed = NULL;
-    if (!rc && !(ed = calloc(1, sizeof *ed)))
-        rc = nvsf_fail(err, NVSF_E_NOMEM, "out of memory");
-    if (rc) {
+    nvsf_edit *ed = rc ? NULL : calloc(1, sizeof *ed);
+    if (!ed) {
         nvsf_image_free(img);
-        return rc;
+        return rc ? rc : nvsf_fail(err, NVSF_E_NOMEM, "out of memory");
     }
     ed->raw = image;
     ed->size = size;
@@ -1027,6 +1027,17 @@ int nvsf_edit_open(nvsf_edit **out, uint8_t *image, size_t size,
     if (xts_key)
         memcpy(ed->plain, img->bytes, size);
     load_model(ed, img);
+    /* A page the start-up erased is erased flash, all 0xFF, encrypted or
+     * not (nvsf_image_export keeps an encrypted page's old entries when
+     * their decrypted bytes look unchanged). */
+    for (uint32_t p = 0; xts_key && p < ed->page_count; p++) {
+        const uint8_t *pg = plain_page(ed, p);
+        size_t i = 0;
+        while (i < NVS_PAGE_SIZE && pg[i] == 0xFF)
+            i++;
+        if (i == NVS_PAGE_SIZE)
+            memset(image + (size_t)p * NVS_PAGE_SIZE, 0xFF, NVS_PAGE_SIZE);
+    }
     nvsf_image_free(img);
     *out = ed;
     return 0;

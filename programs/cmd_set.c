@@ -13,21 +13,20 @@
 #include "commands.h"
 #include "error.h"
 #include "files.h"
-#include "keyopts.h"
+#include "image_input.h"
 
 #define CHANGE_OPTIONS_USAGE \
-    "[-h] [-o OUT] [--inputkey KEYFILE | --hmac-key HMACFILE] [--dry-run]"
+    "[-h] [-o OUT] [--dry-run] " IMAGE_INPUT_USAGE
 
 #define CHANGE_OPTIONS_HELP \
     "options:\n" \
     "  -h, --help           show this help message and exit\n" \
     "  -o OUT, --output OUT write the changed image to OUT (replaced\n" \
     "                       atomically) instead of replacing IMAGE\n" \
-    "  --inputkey KEYFILE   the image is encrypted with the XTS key in this\n" \
-    "                       key partition file (.bin); it stays encrypted\n" \
-    "  --hmac-key HMACFILE  the image is encrypted with the key derived from\n" \
-    "                       this 32-byte HMAC key\n" \
-    "  --dry-run            print what would change, write nothing\n"
+    "  --dry-run            print what would change, write nothing\n" \
+    IMAGE_INPUT_HELP \
+    "An encrypted image stays encrypted with its key. In a whole-flash dump\n" \
+    "only the partition's bytes change; the whole dump is written back.\n"
 
 #define CHANGE_HELP_TAIL \
     "\n" \
@@ -169,31 +168,17 @@ static int apply_file(nvsf_edit *ed, const char *path, nvsf_error *err)
     return rc;
 }
 
-/* The XTS key from --inputkey or --hmac-key, if either is given. */
-static int read_key(const char *inputkey, const char *hmac_path,
-                    uint8_t xts[NVSF_XTS_KEY_SIZE], nvsf_error *err)
-{
-    uint8_t hmac[NVSF_HMAC_KEY_SIZE];
-    int rc = 0;
-    if (inputkey)
-        rc = keys_read_input(inputkey, xts, err);
-    else if (hmac_path && !(rc = keys_read_hmac(hmac_path, hmac, err)))
-        rc = nvsf_key_from_hmac(hmac, xts, err);
-    nvsf_wipe(hmac, sizeof hmac);
-    return rc;
-}
-
 static int run_change(const char *prog, const change_cmd *c, int argc,
                       char **argv)
 {
-    const char *inputkey = NULL, *hmac = NULL, *out = NULL;
+    image_input in = {0};
+    const char *out = NULL;
     int dry_run = 0;
     cli_opt opts[] = {
         {"-o", 1, NULL, &out},
         {"--output", 1, NULL, &out},
-        {"--inputkey", 1, NULL, &inputkey},
-        {"--hmac-key", 1, NULL, &hmac},
         {"--dry-run", 0, &dry_run, NULL},
+        IMAGE_INPUT_OPTS(in),
     };
     int max_pos = argc > 2 ? argc : 2;
     const char **pos = calloc((size_t)max_pos, sizeof *pos);
@@ -212,51 +197,55 @@ static int run_change(const char *prog, const change_cmd *c, int argc,
                           : c->kind == CHANGE_SET   ? "NS:KEY=TYPE:VALUE"
                           : c->kind == CHANGE_ERASE ? "NS:KEY"
                                                     : "CHANGES";
-    if (missing || (inputkey && hmac) || (c->kind == CHANGE_APPLY && npos > 2)) {
+    const char *why = missing ? "the following arguments are required: "
+                      : c->kind == CHANGE_APPLY && npos > 2
+                          ? "unrecognized arguments: "
+                      : strcmp(pos[0], "-") == 0 && !out && !dry_run
+                          ? "IMAGE - (standard input) needs -o OUT"
+                          : NULL;
+    if (why) {
         fputs(c->usage, stderr);
-        if (missing)
-            cli_error(prog, "the following arguments are required: %s", missing);
-        else if (inputkey && hmac)
-            cli_error(prog, "argument --hmac-key: not allowed with argument "
-                            "--inputkey");
-        else
-            cli_error(prog, "unrecognized arguments: %s", pos[2]);
+        cli_error(prog, "%s%s", why,
+                  missing ? missing : npos > 2 ? pos[2] : "");
         free(pos);
         return EXIT_USAGE;
     }
-    const char *image = pos[0];
+    in.path = pos[0];
+    image_bytes img;
+    if ((rc = image_input_check(prog, &in, c->usage)) ||
+        (rc = image_input_load(prog, &in, &img))) {
+        free(pos);
+        return rc;
+    }
     nvsf_error err = {0};
-    uint8_t xts[NVSF_XTS_KEY_SIZE];
-    uint8_t *data = NULL;
-    size_t len = 0;
     nvsf_edit *ed = NULL;
-    int keyed = inputkey || hmac;
-    rc = read_key(inputkey, hmac, xts, &err);
-    if (!rc)
-        rc = plat_read_file(image, &data, &len, &err);
-    if (!rc && (rc = nvsf_edit_open(&ed, data, len, keyed ? xts : NULL, &err)))
-        nvsf_error_prefix(&err, "%s", image);
-    nvsf_wipe(xts, sizeof xts);
+    rc = nvsf_edit_open(&ed, img.data + img.offset, img.size,
+                        img.keyed ? img.xts : NULL, &err);
+    if (rc)
+        image_input_key_error(prog, &in, &img, &err);
     for (int i = 1; !rc && i < npos; i++) {
         if (c->kind == CHANGE_SET)
-            rc = set_argument(ed, image, pos[i], &err);
+            rc = set_argument(ed, img.name, pos[i], &err);
         else if (c->kind == CHANGE_ERASE)
-            rc = erase_argument(ed, image, pos[i], &err);
+            rc = erase_argument(ed, img.name, pos[i], &err);
         else
             rc = apply_file(ed, pos[i], &err);
+        if (rc)
+            cli_error(prog, "%s", err.message);
     }
+    const char *target = out ? out : img.name;
     if (!rc && dry_run) {
         const char *log = nvsf_edit_log(ed);
-        printf("%s", *log ? log : "nothing to change\n");
-        printf("%s: dry run, nothing written\n", out ? out : image);
-    } else if (!rc) {
-        rc = fs_replace_file(out ? out : image, data, len, &err);
+        printf("%s%s: dry run, nothing written\n",
+               *log ? log : "nothing to change\n", target);
+    } else if (!rc && (rc = fs_replace_file(target, img.data, img.len, &err))) {
+        cli_error(prog, "%s", err.message);
     }
     nvsf_edit_close(ed);
-    free(data);
+    image_bytes_free(&img);
     free(pos);
     if (rc)
-        return cli_fail(prog, &err);
+        return EXIT_FAIL;
     if (fflush(stdout) || ferror(stdout)) {
         cli_error(prog, "cannot write to standard output");
         return EXIT_FAIL;

@@ -91,59 +91,79 @@ static int read_key(const image_input *in, uint8_t xts[NVSF_XTS_KEY_SIZE],
     return rc ? rc : in->inputkey || in->hmac_key;
 }
 
+int image_input_load(const char *prog, const image_input *in,
+                     image_bytes *out)
+{
+    nvsf_error err = {0};
+    memset(out, 0, sizeof *out);
+    uint32_t table = TABLE_OFFSET_DEFAULT;
+    out->name = strcmp(in->path, "-") == 0 ? "standard input" : in->path;
+    int keyed = read_key(in, out->xts, &err);
+    int rc = keyed < 0 ? keyed
+             : strcmp(in->path, "-") == 0
+                 ? read_stdin(&out->data, &out->len, &err)
+                 : plat_read_file(in->path, &out->data, &out->len, &err);
+    out->keyed = keyed > 0;
+    if (in->table_offset)
+        parse_number(in->table_offset, &table);
+    size_t len = out->len;
+    out->size = (uint32_t)(len < UINT32_MAX ? len : UINT32_MAX);
+    if (!rc && in->offset) {
+        parse_number(in->offset, &out->offset);
+        parse_number(in->size, &out->size);
+        if (out->offset > len || out->size > len - out->offset)
+            rc = nvsf_fail(&err, NVSF_E_INPUT,
+                           "0x%x bytes at 0x%x run past its end (%zu bytes)",
+                           out->size, out->offset, len);
+    } else if (!rc && (in->partition ||
+                       nvsf_partition_has_table(out->data, len, table))) {
+        rc = nvsf_partition_find(out->data, len, table,
+                                 in->partition ? in->partition : "nvs",
+                                 &out->offset, &out->size, &err);
+    }
+    if (!rc)
+        return EXIT_OK;
+    image_bytes_free(out);
+    return cli_fail(prog, &err);
+}
+
+void image_bytes_free(image_bytes *b)
+{
+    nvsf_wipe(b->xts, sizeof b->xts);
+    if (b->data) {
+        nvsf_wipe(b->data, b->len);
+        free(b->data);
+    }
+    memset(b, 0, sizeof *b);
+}
+
+void image_input_key_error(const char *prog, const image_input *in,
+                           const image_bytes *b, const nvsf_error *err)
+{
+    if (err->code == NVSF_E_KEY)
+        cli_error(prog, "%s: %s (the key of %s)", b->name, err->message,
+                  in->inputkey ? in->inputkey : in->hmac_key);
+    else
+        cli_error(prog, "%s: %s", b->name, err->message);
+}
+
 int image_input_open(const char *prog, const image_input *in,
                      nvsf_image **img, uint32_t *where)
 {
     nvsf_error err = {0};
-    uint8_t xts[NVSF_XTS_KEY_SIZE], *data = NULL;
-    size_t len = 0;
-    uint32_t off = 0, size = 0, table = TABLE_OFFSET_DEFAULT;
-    const char *name = strcmp(in->path, "-") == 0 ? "standard input" : in->path;
+    image_bytes b;
     *img = NULL;
-    int keyed = read_key(in, xts, &err);
-    int rc = keyed < 0 ? keyed
-             : strcmp(in->path, "-") == 0 ? read_stdin(&data, &len, &err)
-                                          : plat_read_file(in->path, &data, &len,
-                                                           &err);
-    if (rc) {
-        nvsf_wipe(xts, sizeof xts);
-        free(data);
-        return cli_fail(prog, &err);
-    }
-    if (in->table_offset)
-        parse_number(in->table_offset, &table);
-    size = (uint32_t)(len < UINT32_MAX ? len : UINT32_MAX);
-    if (in->offset) {
-        parse_number(in->offset, &off);
-        parse_number(in->size, &size);
-        if (off > len || size > len - off)
-            rc = nvsf_fail(&err, NVSF_E_INPUT,
-                           "0x%x bytes at 0x%x run past its end (%zu bytes)",
-                           size, off, len);
-    } else if (in->partition || nvsf_partition_has_table(data, len, table)) {
-        rc = nvsf_partition_find(data, len, table,
-                                 in->partition ? in->partition : "nvs", &off,
-                                 &size, &err);
-    }
-    if (!rc)
-        rc = nvsf_image_read(data + off, size, keyed > 0 ? xts : NULL, img,
-                             &err);
-    nvsf_wipe(xts, sizeof xts);
-    if (data) {
-        nvsf_wipe(data, len);
-        free(data);
-    }
-    if (rc) {
-        if (rc == NVSF_E_KEY)
-            cli_error(prog, "%s: %s (the key of %s)", name, err.message,
-                      in->inputkey ? in->inputkey : in->hmac_key);
-        else
-            cli_error(prog, "%s: %s", name, err.message);
-        return EXIT_FAIL;
-    }
-    if (where)
-        *where = off;
-    return EXIT_OK;
+    int rc = image_input_load(prog, in, &b);
+    if (rc)
+        return rc;
+    rc = nvsf_image_read(b.data + b.offset, b.size, b.keyed ? b.xts : NULL, img,
+                         &err);
+    if (rc)
+        image_input_key_error(prog, in, &b, &err);
+    else if (where)
+        *where = b.offset;
+    image_bytes_free(&b);
+    return rc ? EXIT_FAIL : EXIT_OK;
 }
 
 int image_command_start(const char *prog, int argc, char **argv,

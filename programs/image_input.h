@@ -54,6 +54,31 @@ typedef struct image_input {
 int image_input_check(const char *prog, const image_input *in,
                       const char *usage);
 
+/* The input as read: all its bytes, where the partition lies in them, and
+ * the key the options give. */
+typedef struct image_bytes {
+    const char *name;     /* for messages: the path, or "standard input" */
+    uint8_t *data;        /* the whole input */
+    size_t len;
+    uint32_t offset, size; /* the partition in it */
+    int keyed;            /* xts holds the key */
+    uint8_t xts[NVSF_XTS_KEY_SIZE];
+} image_bytes;
+
+/*
+ * Read the input and find the partition in it (for the commands that
+ * change it and write it back whole). On failure prints "prog: error: ..."
+ * and returns EXIT_FAIL.
+ */
+int image_input_load(const char *prog, const image_input *in,
+                     image_bytes *out);
+void image_bytes_free(image_bytes *b); /* wipes the data and the key */
+
+/* Print a library error about the input ("prog: error: NAME: message"),
+ * naming the key file when the key does not fit. */
+void image_input_key_error(const char *prog, const image_input *in,
+                           const image_bytes *b, const nvsf_error *err);
+
 /*
  * Read and open the image (the library's device model). On failure prints
  * "prog: error: ..." naming the input and returns EXIT_FAIL. *where (may

@@ -4,6 +4,7 @@
 # --dry-run writes nothing, encrypted images stay encrypted with their key,
 # and every refusal names what is wrong and leaves the image as it was.
 . "$(dirname "$0")/testlib.sh"
+DEVICE_IMAGES=$(cd "$(dirname "$0")/../data/device-images" && pwd)
 
 # A generated image: namespace cfg (index 1) with three items on page 0.
 make_image() { # make_image FILE SIZE
@@ -112,7 +113,7 @@ test_refusals_leave_the_image() {
     printf '\x00' | dd of=img.bin bs=1 seek=100 conv=notrunc 2>/dev/null
     before=$(sha img.bin)
     expect_fail nvsforge set img.bin cfg:count=u32:1 || return 1
-    expect_in "img.bin: the image is not sound (page 0 entry 1:" || return 1
+    expect_in "img.bin: the image is damaged (page 0 entry 1: entry header CRC mismatch" || return 1
     [[ $(sha img.bin) == "$before" ]] || fail "an unsound image was changed" || return 1
     # One or two pages: ESP-IDF opens them read-only.
     make_image small.bin 0x2000 || return 1
@@ -141,8 +142,41 @@ test_encrypted_image() {
     local before
     before=$(sha enc.bin)
     expect_fail nvsforge set enc.bin --inputkey keys/other.bin cfg:count=u32:1 || return 1
-    expect_in "enc.bin: the image is not sound" || return 1
+    expect_in "enc.bin: the key does not fit this image" || return 1
     [[ $(sha enc.bin) == "$before" ]] || fail "a wrong key changed the image"
+}
+
+# A whole-flash dump: a partition table at 0x8000 naming nvs at 0x9000.
+test_whole_flash_dump() {
+    make_image nvs.bin 0x6000 || return 1
+    head -c 65536 /dev/zero | tr '\0' '\377' >flash.bin
+    printf 'bootloader' | dd of=flash.bin bs=1 seek=4096 conv=notrunc 2>/dev/null
+    { printf '\xaa\x50\x01\x02\x00\x90\x00\x00\x00\x60\x00\x00nvs'
+      head -c 13 /dev/zero; head -c 4 /dev/zero; } |
+        dd of=flash.bin bs=1 seek=$((0x8000)) conv=notrunc 2>/dev/null
+    dd if=nvs.bin of=flash.bin bs=4096 seek=9 conv=notrunc 2>/dev/null
+    cp flash.bin before.bin
+    expect_ok nvsforge set flash.bin --partition nvs cfg:count=u32:99 || return 1
+    cmp -s <(head -c $((0x9000)) flash.bin) <(head -c $((0x9000)) before.bin) &&
+        cmp -s <(tail -c +$((0xF000 + 1)) flash.bin) <(tail -c +$((0xF000 + 1)) before.bin) ||
+        fail "bytes outside the partition changed" || return 1
+    expect_ok nvsforge dump --format csv flash.bin || return 1
+    expect_in "count,data,u32,99" || return 1
+    expect_ok nvsforge erase flash.bin --offset 0x9000 --size 0x6000 cfg:count || return 1
+    expect_ok nvsforge dump --format csv flash.bin || return 1
+    [[ $out != *count* ]] || fail "--offset: count still there: $out"
+}
+
+# A power cut during garbage collection: the change starts with ESP-IDF's
+# start-up repairs, as on the device.
+test_repairable_image() {
+    cp "$DEVICE_IMAGES/cutgc-000/image.bin" cut.bin || return 1
+    expect_ok nvsforge set --dry-run cut.bin x:y=u8:1 || return 1
+    expect_in "start-up: the page is freeing: garbage collection was cut short" || return 1
+    expect_in "page 2 entry 6: x:y u8 written" || return 1
+    expect_ok nvsforge set cut.bin x:y=u8:1 || return 1
+    expect_ok nvsforge check cut.bin || return 1
+    expect_in ": sound: "
 }
 
 test_usage() {
