@@ -9,7 +9,8 @@ NVSF_BUILD=${NVSF_BUILD:-$NVSF_ROOT/build}
 
 nvsf_packages=(build-essential cmake pkg-config libssl-dev zlib1g-dev libcmocka-dev
                jq bc time clang llvm libclang-rt-dev cppcheck clang-tidy
-               python3-dev python3-venv python3-setuptools python3-pytest python3-packaging)
+               python3-dev python3-venv python3-setuptools python3-wheel python3-pytest
+               python3-packaging)
 missing=()
 for p in "${nvsf_packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
