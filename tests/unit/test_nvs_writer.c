@@ -15,9 +15,9 @@
  *   - A long run on a small partition, plain and encrypted, where garbage
  *     collection happens hundreds of times.
  *   - The rules one by one, on exact bytes: the new item in the active
- *     page then the old one erased, the page sequence going on, blob
- *     versions, the page garbage collection picks, new namespace indexes,
- *     refusals.
+ *     page then the old one erased, the page sequence going on, the page
+ *     garbage collection picks and what it moves where, blob versions,
+ *     type changes, new namespace indexes, refusals, encrypted images.
  * Run from tests/unit.
  */
 #include <stdarg.h>
@@ -683,9 +683,318 @@ static void test_long_run_encrypted(void **state)
     long_run(key);
 }
 
+
+/* ---- the rules one by one ---------------------------------------------- */
+
+/* A plain image from a partition CSV, as nvs_partition_gen makes it. */
+static uint8_t *generated(const char *csv, uint32_t size)
+{
+    uint8_t *out = malloc(size);
+    assert_non_null(out);
+    nvsf_builder *b;
+    nvsf_rows *rows;
+    nvsf_error err = {0};
+    assert_int_equal(nvsf_builder_new(&b, size, 2, NULL, &err), 0);
+    assert_int_equal(nvsf_rows_new(&rows, b, NULL, NULL, &err), 0);
+    if (nvsf_rows_add_csv(rows, "t.csv", csv, strlen(csv), &err))
+        fail_msg("%s", err.message);
+    assert_int_equal(nvsf_builder_finish(b, out, &err), 0);
+    nvsf_rows_free(rows);
+    nvsf_builder_free(b);
+    return out;
+}
+
+/* "key,type,encoding,value" + namespace cfg + keys PREFIX0.. as u8. */
+static char *csv_of_keys(const char *prefix, unsigned from, unsigned n)
+{
+    size_t cap = 64 + (size_t)n * 40;
+    char *csv = malloc(cap);
+    assert_non_null(csv);
+    size_t at = (size_t)snprintf(csv, cap, "key,type,encoding,value\ncfg,namespace,,\n");
+    for (unsigned i = from; i < from + n; i++)
+        at += (size_t)snprintf(csv + at, cap - at, "%s%u,data,u8,%u\n", prefix, i,
+                               i % 200);
+    return csv;
+}
+
+static const uint8_t *entry_bytes(const uint8_t *img, unsigned page,
+                                  unsigned i)
+{
+    return img + (size_t)page * PAGE + NVS_FIRST_ENTRY_OFFSET +
+           (size_t)i * NVS_ENTRY_SIZE;
+}
+
+static unsigned state_of(const uint8_t *img, unsigned page, unsigned i)
+{
+    return nvs_bitmap_get(img + (size_t)page * PAGE, i);
+}
+
+static void expect_entry(const uint8_t *img, unsigned page, unsigned i,
+                         uint8_t ns, uint8_t type, const char *key)
+{
+    const uint8_t *e = entry_bytes(img, page, i);
+    if (e[NVS_ENTRY_NS_OFFSET] != ns || e[NVS_ENTRY_TYPE_OFFSET] != type ||
+        strncmp((const char *)e + NVS_ENTRY_KEY_OFFSET, key, 16) != 0)
+        fail_msg("page %u entry %u: ns %u type 0x%02x key '%.16s', expected "
+                 "ns %u type 0x%02x key '%s'",
+                 page, i, e[0], e[1], (const char *)e + NVS_ENTRY_KEY_OFFSET,
+                 ns, type, key);
+    assert_int_equal(state_of(img, page, i), NVS_ENTRY_STATE_WRITTEN);
+}
+
+static nvsf_edit *open_ok(uint8_t *img, uint32_t size, const uint8_t *key)
+{
+    nvsf_edit *ed = NULL;
+    nvsf_error err = {0};
+    if (nvsf_edit_open(&ed, img, size, key, &err))
+        fail_msg("open: %s", err.message);
+    return ed;
+}
+
+static void set_u8(nvsf_edit *ed, const char *ns, const char *key, uint8_t v)
+{
+    nvsf_error err = {0};
+    if (nvsf_image_set_int(ed, ns, key, NVSF_TYPE_U8, v, &err))
+        fail_msg("set %s:%s: %s", ns, key, err.message);
+}
+
+/* The new value goes to the active page's next entry, then the old one is
+ * marked erased (its bytes stay). */
+static void test_new_value_then_old_erased(void **state)
+{
+    (void)state;
+    uint8_t *img = generated("key,type,encoding,value\ncfg,namespace,,\n"
+                             "a,data,u8,1\nb,data,u8,2\n", 0x3000);
+    uint8_t old[NVS_ENTRY_SIZE];
+    memcpy(old, entry_bytes(img, 0, 1), sizeof old);
+    nvsf_edit *ed = open_ok(img, 0x3000, NULL);
+    set_u8(ed, "cfg", "a", 7);
+    expect_entry(img, 0, 3, 1, NVSF_TYPE_U8, "a");
+    assert_int_equal(entry_bytes(img, 0, 3)[NVS_ENTRY_DATA_OFFSET], 7);
+    assert_int_equal(state_of(img, 0, 1), NVS_ENTRY_STATE_ERASED);
+    assert_memory_equal(entry_bytes(img, 0, 1), old, sizeof old);
+    assert_string_equal(nvsf_edit_log(ed),
+                        "page 0 entry 3: cfg:a u8 written\n"
+                        "page 0 entry 1: cfg:a u8 erased\n");
+    nvsf_edit_close(ed);
+    free(img);
+}
+
+/* A full active page is marked full; the next erased page becomes active
+ * with the next sequence number. */
+static void test_new_page_sequence_goes_on(void **state)
+{
+    (void)state;
+    char *csv = csv_of_keys("k", 0, 125); /* 126 entries with the namespace */
+    uint8_t *img = generated(csv, 0x4000);
+    free(csv);
+    nvsf_edit *ed = open_ok(img, 0x4000, NULL);
+    set_u8(ed, "cfg", "new", 1);
+    assert_int_equal(nvs_load_u32(img), NVS_PAGE_STATE_FULL);
+    assert_int_equal(nvs_load_u32(img + PAGE), NVS_PAGE_STATE_ACTIVE);
+    assert_int_equal(nvs_load_u32(img + PAGE + NVS_PAGE_SEQ_OFFSET), 1);
+    assert_int_equal(img[PAGE + NVS_PAGE_VERSION_OFFSET], NVS_PAGE_VERSION2);
+    expect_entry(img, 1, 0, 1, NVSF_TYPE_U8, "new");
+    /* An update of k0 goes to page 1 and erases it on page 0. */
+    set_u8(ed, "cfg", "k0", 99);
+    expect_entry(img, 1, 1, 1, NVSF_TYPE_U8, "k0");
+    assert_int_equal(state_of(img, 0, 1), NVS_ENTRY_STATE_ERASED);
+    nvsf_edit_close(ed);
+    free(img);
+}
+
+/* With one erased page left, the page with the most entries not written
+ * is collected: its live items copied in order to the erased page, which
+ * becomes active with the next sequence number, and the page erased. */
+static void test_garbage_collection_page_choice(void **state)
+{
+    (void)state;
+    char *csv = csv_of_keys("k", 0, 225); /* page 0: 126, page 1: 100 */
+    uint8_t *img = generated(csv, 0x3000);
+    free(csv);
+    nvsf_edit *ed = open_ok(img, 0x3000, NULL);
+    char key[16];
+    for (unsigned i = 0; i < 20; i++) { /* page 0 entries 1..20 erased */
+        snprintf(key, sizeof key, "k%u", i);
+        set_u8(ed, "cfg", key, 250);
+    }
+    for (unsigned i = 0; i < 6; i++) { /* page 1 full: 126 entries */
+        snprintf(key, sizeof key, "n%u", i);
+        set_u8(ed, "cfg", key, 1);
+    }
+    nvsf_edit_close(ed);
+    ed = open_ok(img, 0x3000, NULL);
+    set_u8(ed, "cfg", "last", 5);
+    assert_string_equal(nvsf_edit_log(ed),
+                        "page 0: garbage collection (20 entries not in use)\n"
+                        "page 2: new, sequence number 2\n"
+                        "page 0: items moved to page 2, page erased\n"
+                        "page 2 entry 106: cfg:last u8 written\n");
+    for (size_t i = 0; i < PAGE; i++)
+        assert_int_equal(img[i], 0xFF); /* page 0 erased */
+    assert_int_equal(nvs_load_u32(img + PAGE), NVS_PAGE_STATE_FULL);
+    assert_int_equal(nvs_load_u32(img + 2 * PAGE), NVS_PAGE_STATE_ACTIVE);
+    assert_int_equal(nvs_load_u32(img + 2 * PAGE + NVS_PAGE_SEQ_OFFSET), 2);
+    expect_entry(img, 2, 0, 0, NVSF_TYPE_U8, "cfg");
+    expect_entry(img, 2, 1, 1, NVSF_TYPE_U8, "k20");
+    expect_entry(img, 2, 105, 1, NVSF_TYPE_U8, "k124");
+    expect_entry(img, 2, 106, 1, NVSF_TYPE_U8, "last");
+    nvsf_edit_close(ed);
+    free(img);
+}
+
+/* Blob versions alternate between chunk indexes 0x00 and 0x80; the old
+ * index and chunks are erased; an equal blob writes nothing. */
+static void test_blob_versions(void **state)
+{
+    (void)state;
+    uint8_t *img = generated("key,type,encoding,value\ncfg,namespace,,\n",
+                             0x4000);
+    uint8_t data[300];
+    memset(data, 0x5A, sizeof data);
+    nvsf_edit *ed = open_ok(img, 0x4000, NULL);
+    nvsf_error err = {0};
+    static const uint8_t starts[] = {0x00, 0x80, 0x00};
+    for (unsigned round = 0; round < 3; round++) {
+        data[0] = (uint8_t)round;
+        assert_int_equal(nvsf_image_set_blob(ed, "cfg", "b", data, sizeof data,
+                                             &err), 0);
+        nvsf_image *r;
+        assert_int_equal(nvsf_image_read(img, 0x4000, NULL, &r, &err), 0);
+        assert_int_equal(r->problem_count, 0);
+        assert_int_equal(r->item_count, 1);
+        assert_int_equal(r->items[0].type, NVSF_TYPE_BLOB_INDEX);
+        assert_int_equal(r->items[0].chunk_start, starts[round]);
+        assert_memory_equal(r->items[0].data, data, sizeof data);
+        nvsf_image_free(r);
+    }
+    uint8_t *before = malloc(0x4000);
+    assert_non_null(before);
+    memcpy(before, img, 0x4000);
+    assert_int_equal(nvsf_image_set_blob(ed, "cfg", "b", data, sizeof data, &err),
+                     0);
+    assert_memory_equal(before, img, 0x4000);
+    /* Erasing the key erases the index, then its chunk. */
+    assert_int_equal(nvsf_image_erase(ed, "cfg", "b", &err), 0);
+    const char *log = nvsf_edit_log(ed);
+    const char *idx = strstr(log, "cfg:b blob_index erased\npage 0 entry");
+    assert_non_null(idx);
+    assert_non_null(strstr(idx, "cfg:b chunk 0x00 erased"));
+    nvsf_edit_close(ed);
+    free(before);
+    free(img);
+}
+
+/* A key that changes type loses its old item; a new namespace takes the
+ * lowest free index; erasing a namespace keeps its declaration. */
+static void test_types_and_namespaces(void **state)
+{
+    (void)state;
+    uint8_t *img = generated("key,type,encoding,value\na,namespace,,\nx,data,u8,1\n"
+                             "b,namespace,,\ny,data,string,hi\n",
+                             0x4000);
+    nvsf_edit *ed = open_ok(img, 0x4000, NULL);
+    nvsf_error err = {0};
+    assert_int_equal(nvsf_image_set_string(ed, "a", "x", "text", 4, &err), 0);
+    assert_int_equal(nvsf_image_set_blob(ed, "a", "x", "\1\2", 2, &err), 0);
+    assert_int_equal(nvsf_image_set_int(ed, "a", "x", NVSF_TYPE_I32, 5, &err), 0);
+    assert_int_equal(nvsf_image_erase(ed, "b", NULL, &err), 0);
+    set_u8(ed, "c", "z", 3);
+    nvsf_image *r;
+    assert_int_equal(nvsf_image_read(img, 0x4000, NULL, &r, &err), 0);
+    assert_int_equal(r->problem_count, 0);
+    assert_int_equal(r->item_count, 2);
+    assert_string_equal(r->items[0].key, "x");
+    assert_int_equal(r->items[0].type, NVSF_TYPE_I32);
+    assert_int_equal(r->namespace_count, 3);
+    assert_string_equal(r->namespaces[2].name, "c");
+    assert_int_equal(r->namespaces[2].index, 3);
+    assert_int_equal(r->items[1].ns_index, 3);
+    nvsf_image_free(r);
+    nvsf_edit_close(ed);
+    free(img);
+}
+
+/* Refusals say why and leave every byte as it was. */
+static void test_refusals(void **state)
+{
+    (void)state;
+    uint8_t *img = generated("key,type,encoding,value\ncfg,namespace,,\n"
+                             "a,data,u8,1\n", 0x3000);
+    uint8_t *before = malloc(0x3000), *big = calloc(1, 20000);
+    assert_true(before && big);
+    memcpy(before, img, 0x3000);
+    nvsf_edit *ed = open_ok(img, 0x3000, NULL);
+    nvsf_error err = {0};
+    assert_int_equal(nvsf_image_set_int(ed, "cfg", "sixteen_bytes_k", NVSF_TYPE_U8,
+                                        1, &err), 0);
+    memcpy(before, img, 0x3000);
+    assert_int_equal(nvsf_image_set_int(ed, "cfg", "sixteen_bytes_ke",
+                                        NVSF_TYPE_U8, 1, &err), NVSF_E_INPUT);
+    assert_string_equal(err.message,
+                        "key 'sixteen_bytes_ke' is 16 bytes long; NVS allows "
+                        "at most 15");
+    assert_int_equal(nvsf_image_set_blob(ed, "cfg", "big", big, 8001, &err),
+                     NVSF_E_FULL);
+    assert_string_equal(err.message,
+                        "cfg:big: the blob is 8001 bytes; a partition of 3 "
+                        "pages holds at most 8000 in one blob");
+    /* 8000 bytes are allowed, but do not fit beside what is there. */
+    assert_int_equal(nvsf_image_set_blob(ed, "cfg", "big", big, 8000, &err),
+                     NVSF_E_FULL);
+    assert_string_equal(err.message,
+                        "cfg:big: 8000 bytes do not fit in the partition of 3 "
+                        "pages, even after garbage collection");
+    assert_int_equal(nvsf_image_erase(ed, "cfg", "nope", &err), NVSF_E_INPUT);
+    assert_string_equal(err.message, "cfg:nope: no such key in the image");
+    assert_memory_equal(before, img, 0x3000);
+    nvsf_edit_close(ed);
+    free(before);
+    free(big);
+    free(img);
+}
+
+/* The same changes on a plain and an encrypted image: the same decrypted
+ * bytes, and the encrypted pages nobody touched stay byte for byte. */
+static void test_encrypted_like_plain(void **state)
+{
+    (void)state;
+    uint8_t key[NVSF_XTS_KEY_SIZE];
+    for (unsigned i = 0; i < sizeof key; i++)
+        key[i] = (uint8_t)(i * 13 + 1);
+    char *csv = csv_of_keys("k", 0, 200);
+    uint8_t *plain = generated(csv, 0x5000), *enc = malloc(0x5000);
+    free(csv);
+    assert_non_null(enc);
+    memcpy(enc, plain, 0x5000);
+    nvsf_error err = {0};
+    assert_int_equal(nvsf_image_encrypt(enc, 0x5000, key, &err), 0);
+    uint8_t page0[PAGE];
+    memcpy(page0, enc, PAGE);
+    nvsf_edit *a = open_ok(plain, 0x5000, NULL), *b = open_ok(enc, 0x5000, key);
+    set_u8(a, "cfg", "k150", 1);
+    set_u8(b, "cfg", "k150", 1);
+    assert_int_equal(nvsf_image_set_string(a, "net", "ssid", "lab", 3, &err), 0);
+    assert_int_equal(nvsf_image_set_string(b, "net", "ssid", "lab", 3, &err), 0);
+    nvsf_edit_close(a);
+    nvsf_edit_close(b);
+    assert_memory_equal(page0, enc, PAGE); /* page 0: not touched */
+    assert_int_equal(nvsf_image_decrypt(enc, 0x5000, key, &err), 0);
+    assert_memory_equal(plain, enc, 0x5000);
+    free(plain);
+    free(enc);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_new_value_then_old_erased),
+        cmocka_unit_test(test_new_page_sequence_goes_on),
+        cmocka_unit_test(test_garbage_collection_page_choice),
+        cmocka_unit_test(test_blob_versions),
+        cmocka_unit_test(test_types_and_namespaces),
+        cmocka_unit_test(test_refusals),
+        cmocka_unit_test(test_encrypted_like_plain),
         cmocka_unit_test(test_conformance_images),
         cmocka_unit_test(test_device_images),
         cmocka_unit_test(test_long_run_plain),
