@@ -17,7 +17,7 @@ from typing import Any, Callable, Dict, Iterable, List, NamedTuple, Optional, Se
 
 from . import _native
 
-__all__ = ['Error', 'MfgResult', 'make_image', 'mfg_generate', 'read_image', 'version', 'E_INPUT',
+__all__ = ['Error', 'MfgResult', 'apply_changes', 'make_image', 'mfg_generate', 'read_image', 'version', 'E_INPUT',
            'E_RANGE', 'E_FULL', 'E_IO', 'E_FORMAT', 'E_KEY']
 
 __version__: str = _native.VERSION
@@ -67,11 +67,16 @@ def _key_bytes(key: Optional[bytes]) -> Optional[bytes]:
     return _native.key_partition_read(key)
 
 
-def _rows_csv(rows: Iterable[Row]) -> bytes:
+def _csv_bytes(rows_or_csv_text: Union[str, bytes, Iterable[Row]]) -> bytes:
+    """A partition CSV as UTF-8 bytes, from its text or from its rows."""
+    if isinstance(rows_or_csv_text, str):
+        return rows_or_csv_text.encode('utf-8')
+    if isinstance(rows_or_csv_text, (bytes, bytearray, memoryview)):
+        return bytes(rows_or_csv_text)
     out = io.StringIO()
     writer = csv.writer(out, lineterminator='\n')
     writer.writerow(['key', 'type', 'encoding', 'value'])
-    for row in rows:
+    for row in rows_or_csv_text:
         writer.writerow([c.decode('utf-8') if isinstance(c, bytes) else c for c in row])
     return out.getvalue().encode('utf-8')
 
@@ -94,12 +99,7 @@ def make_image(rows_or_csv_text: Union[str, bytes, Iterable[Row]], size: int,
     :raises Error: for a row or value nvsforge refuses, or data that does not
         fit (``code == E_FULL``).
     """
-    if isinstance(rows_or_csv_text, str):
-        text = rows_or_csv_text.encode('utf-8')
-    elif isinstance(rows_or_csv_text, (bytes, bytearray, memoryview)):
-        text = bytes(rows_or_csv_text)
-    else:
-        text = _rows_csv(rows_or_csv_text)
+    text = _csv_bytes(rows_or_csv_text)
     return _native.build_csv_text('<csv>', text, int(size), int(version), _key_bytes(key))
 
 
@@ -118,6 +118,29 @@ def read_image(data: bytes, key: Optional[bytes] = None) -> List[Dict[str, Any]]
     _version, items, _problems = _native.read_image(bytes(data), _key_bytes(key))
     return items
 
+
+
+def apply_changes(data: bytes, rows_or_csv_text: Union[str, bytes, Iterable[Row]],
+                  key: Optional[bytes] = None) -> bytes:
+    """Change an existing image the way the device's own NVS library would.
+
+    The changes are a partition CSV (or its rows, as for :func:`make_image`):
+    ``data`` and ``file`` rows set their key (a new value goes into the
+    active page, the old one is erased; garbage collection when a page is
+    needed), a row ``key,erase,,`` erases the key, and ``ns,namespace,erase,``
+    every item of the namespace: what ``nvsforge apply`` does.
+
+    :param data: the image (plain, or encrypted with ``key``).
+    :param key: the XTS key (64 bytes or key file bytes) of an encrypted
+        image; written entries are encrypted with it.
+    :returns: the changed image, the same size; ``data`` is not changed.
+    :raises Error: for a change refused (``E_INPUT``, ``E_FULL``...), a key
+        that does not fit (``E_KEY``), or an image the device would not
+        open for writing (``E_FORMAT``); nothing is applied then.
+    """
+    text = _csv_bytes(rows_or_csv_text)
+    image, _log = _native.apply_changes(bytes(data), '<changes>', text, _key_bytes(key))
+    return image
 
 class MfgResult(NamedTuple):
     """What mfg_generate() made."""

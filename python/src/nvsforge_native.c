@@ -724,6 +724,54 @@ done:
     return result;
 }
 
+/* ---- changing an image as the device would --------------------------------- */
+
+/* apply_changes(image, name, csv, key=None) -> (changed image, log): the
+ * partition CSV's rows applied to a copy of the image, as ESP-IDF's library
+ * would write them (nvsf_image_apply_csv). */
+static PyObject *py_apply_changes(PyObject *self, PyObject *args)
+{
+    (void)self;
+    Py_buffer data, csv;
+    const char *name;
+    PyObject *key_obj = Py_None;
+    if (!PyArg_ParseTuple(args, "y*sy*|O", &data, &name, &csv, &key_obj))
+        return NULL;
+    PyObject *result = NULL;
+    Py_buffer key_view;
+    const uint8_t *key;
+    if (xts_key_arg(key_obj, &key_view, &key) < 0)
+        goto done;
+    size_t size = (size_t)data.len;
+    uint8_t *image = malloc(size ? size : 1);
+    if (!image) {
+        PyErr_NoMemory();
+        release(&key_view);
+        goto done;
+    }
+    memcpy(image, data.buf, size);
+    nvsf_edit *ed = NULL;
+    nvsf_error err = {0};
+    int rc = nvsf_edit_open(&ed, image, size, key, &err);
+    if (!rc)
+        rc = nvsf_image_apply_csv(ed, name, csv.buf, (size_t)csv.len, fs_file_reader,
+                                  NULL, &err);
+    release(&key_view);
+    if (rc) {
+        raise_error(&err);
+    } else {
+        const char *log = nvsf_edit_log(ed);
+        result = Py_BuildValue("(y#s)", (const char *)image, (Py_ssize_t)size, log);
+    }
+    nvsf_edit_close(ed);
+    nvsf_wipe(image, size);
+    free(image);
+done:
+    PyBuffer_Release(&data);
+    PyBuffer_Release(&csv);
+    return result;
+}
+
 /* ---- the manufacturing batch ----------------------------------------------- */
 
 /* Python's side of the batch's callbacks. They run with the GIL released
@@ -923,6 +971,8 @@ static PyMethodDef native_methods[] = {
      "not fit the image is refused (E_KEY)."},
     {"read_image", py_read_image, METH_VARARGS,
      "read_image(data, key=None) -> (version, items, problems)."},
+    {"apply_changes", py_apply_changes, METH_VARARGS,
+     "apply_changes(image, name, csv, key=None) -> (image, log)."},
     {"mfg_generate", py_mfg_generate, METH_VARARGS,
      "The manufacturing batch of mfg_gen generate (see nvsforge.mfg_generate)."},
     {"partition_main", py_partition_main, METH_O,

@@ -122,3 +122,22 @@ def test_wrong_key_is_refused():
     with pytest.raises(nvsforge.Error) as e:
         nvsforge.read_image(image, bytes(64))
     assert e.value.code == nvsforge.E_KEY
+
+
+def test_apply_changes_as_the_device_would():
+    key = bytes(range(64))
+    image = nvsforge.make_image(GOOD, 0x4000, key=key)
+    changed = nvsforge.apply_changes(image, [('ns', 'namespace', '', ''),
+                                             ('n', 'data', 'u32', '8'),
+                                             ('mac', 'erase', '', ''),
+                                             ('new', 'data', 'string', 'added')], key=key)
+    assert len(changed) == len(image) and changed != image
+    assert [(i['key'], i['value']) for i in nvsforge.read_image(changed, key)] == [
+        ('sn', 'SN-0001'), ('n', 8), ('new', 'added')]
+    # The first page keeps what did not change: the old entries are only
+    # marked erased, as the device's library does.
+    assert changed[64:] != image[64:] and changed[:32] == image[:32]
+    with pytest.raises(nvsforge.Error) as e:
+        nvsforge.apply_changes(image, 'key,type,encoding,value\nns,namespace,,\nnope,erase,,\n',
+                               key=key)
+    assert e.value.code == nvsforge.E_INPUT and 'nope' in e.value.message
