@@ -21,7 +21,7 @@ void fuzz_fail(const char *file, int line, const char *cond, const char *fmt,
 
 void fuzz_check_error(int rc, const nvsf_error *err, const char *what)
 {
-    FUZZ_CHECK(rc <= NVSF_E_INPUT && rc >= NVSF_E_USAGE,
+    FUZZ_CHECK(rc <= NVSF_E_INPUT && rc >= NVSF_E_KEY,
                "%s: return code %d is not an NVSF_E_* code", what, rc);
     FUZZ_CHECK(err->code == rc, "%s: returned %d but err->code is %d", what,
                rc, err->code);

@@ -8,7 +8,7 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cases=$root/tests/conformance/cases
 out=${1:?usage: make_seeds.sh OUTDIR}
-mkdir -p "$out"/{fuzz_csv,fuzz_values,fuzz_partition_csv,fuzz_mfg,fuzz_image_reader}
+mkdir -p "$out"/{fuzz_csv,fuzz_values,fuzz_partition_csv,fuzz_mfg,fuzz_image_reader,fuzz_image_writer}
 
 # The setup byte of fuzz_common.h (fuzz_setup_from) for a case's argv:
 # bit 0 version 1, bits 1-2 size (0x3000 or larger: 0, 0x1000: 1,
@@ -64,6 +64,15 @@ for dir in "$cases"/*/; do
             while read -r f; do
                 rel=${f#"$dir"expected/}
                 cp "$f" "$out/fuzz_image_reader/${name}_${rel//\//_}"
+                # fuzz_image_writer: plain images of 3 to 10 pages, with
+                # changes (setup byte: pages - 3).
+                pages=$(( $(stat -c %s "$f") / 4096 ))
+                if ((pages >= 3 && pages <= 10)); then
+                    { printf "\\x$(printf %02x $((pages - 3)))"; cat "$f"
+                      printf '\x00\x01\x02\x07\x03\x00\x05\x20\x04\x01\x03\x90'
+                      printf '\x05\x00\x05\x00\x01\x02\x0f\x01\x06\x01\x00\x00'
+                    } >"$out/fuzz_image_writer/${name}_${rel//\//_}"
+                fi
             done
     fi
 done

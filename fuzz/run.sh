@@ -24,17 +24,20 @@ shift
 root=$(cd "$(dirname "$0")/.." && pwd)
 out=${NVSF_FUZZ_OUT:-$root/build-fuzz}
 cc=${CC_FUZZ:-clang}
-all=(fuzz_csv fuzz_values fuzz_partition_csv fuzz_mfg fuzz_image_reader)
+all=(fuzz_csv fuzz_values fuzz_partition_csv fuzz_mfg fuzz_image_reader
+     fuzz_image_writer)
 harnesses=("${@:-${all[@]}}")
 
 # Inputs longer than this are cut: long inputs find little more and run slowly.
 declare -A max_len=([fuzz_csv]=4096 [fuzz_values]=1024 [fuzz_partition_csv]=8192
-                    [fuzz_mfg]=8192 [fuzz_image_reader]=65536)
+                    [fuzz_mfg]=8192 [fuzz_image_reader]=65536
+                    [fuzz_image_writer]=41300)
 
 flags=(-std=c11 -D_POSIX_C_SOURCE=200809L -g -O1 -fno-omit-frame-pointer
        -fsanitize=address,undefined -fno-sanitize-recover=all
        -DNVSF_HAVE_ZLIB=1 -I"$root/include" -I"$root/lib" -I"$root/fuzz")
-libsrc=(buf builder crc crypto_openssl csv error keys mfg reader rows value)
+libsrc=(buf builder change_rows crc crypto_openssl csv error keys mfg nvs_writer
+        parttable reader rows startup value)
 
 mkdir -p "$out/obj"
 if [ -z "${NVSF_FUZZ_NOBUILD:-}" ]; then
