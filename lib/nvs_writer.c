@@ -558,8 +558,10 @@ static int request_new_page(nvsf_edit *ed)
 static int next_page(nvsf_edit *ed)
 {
     uint32_t p = current_page(ed);
-    if (ed->m.pages[p].state == PG_ACTIVE)
+    if (ed->m.pages[p].state == PG_ACTIVE) {
         page_set_state(ed, p, PG_FULL);
+        note(ed, "page %u: full", (unsigned)p);
+    }
     return request_new_page(ed);
 }
 
