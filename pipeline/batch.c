@@ -346,15 +346,17 @@ static long id_set_add(id_set *s, const char *id, unsigned line)
     return 0;
 }
 
-static int check_absent(const char *path, const char *values, unsigned line,
-                        nvsf_error *err)
+/* Images and CSVs are remade over the old ones; a key file never is. */
+static int check_key_absent(const char *path, const char *values,
+                            unsigned line, nvsf_error *err)
 {
     if (!path || !plat_exists(path))
         return 0;
     return nvsf_fail(err, NVSF_E_IO,
-                     "%s:%u: '%s' already exists; nvsforge never replaces an "
-                     "output: use another --outdir or prefix, or move the old "
-                     "files away",
+                     "%s:%u: key file '%s' already exists; nvsforge never "
+                     "replaces a key (the images encrypted with it would be "
+                     "lost): use another --outdir or prefix, or move the old "
+                     "keys away",
                      values, line, path);
 }
 
@@ -402,13 +404,9 @@ static int batch_check(batch *b, nvsf_error *err)
                 break;
             if ((rc = make_names(b, index, dev.id, &n, err)))
                 break;
-            rc = check_absent(n.bin, a->values, rec.line, err);
+            rc = check_key_absent(n.key, a->values, rec.line, err);
             if (!rc)
-                rc = check_absent(n.csv, a->values, rec.line, err);
-            if (!rc)
-                rc = check_absent(n.key, a->values, rec.line, err);
-            if (!rc)
-                rc = check_absent(n.hmac, a->values, rec.line, err);
+                rc = check_key_absent(n.hmac, a->values, rec.line, err);
             names_free(&n);
             b->devices_shard++;
         }
@@ -559,9 +557,9 @@ static int job_run(batch *b, job *j, uint8_t *image, nvsf_error *err)
     if (!rc && nvsf_mfg_write_device_csv(b->mfg, &j->dev, &csv))
         rc = nvsf_fail(err, NVSF_E_NOMEM, "out of memory");
     if (!rc)
-        rc = fs_txn_add(&j->txn, j->names.csv, csv.data, csv.len, PLAT_PUBLIC, err);
+        rc = fs_txn_add(&j->txn, j->names.csv, csv.data, csv.len, FS_REMAKEABLE, err);
     if (!rc)
-        rc = fs_txn_add(&j->txn, j->names.bin, image, a->size, PLAT_PUBLIC, err);
+        rc = fs_txn_add(&j->txn, j->names.bin, image, a->size, FS_REMAKEABLE, err);
     if (!rc)
         rc = keys_stage(&km, &j->txn, err);
     if (!rc)
@@ -762,9 +760,9 @@ static int batch_write(batch *b, nvsf_error *err)
         rc = nvsf_fail(err, NVSF_E_IO, "cannot create '%s': %s",
                        b->journal_path, strerror(errno));
     if (!rc)
-        rc = fs_stream_open(&o.manifest, b->manifest_path, PLAT_PUBLIC, err);
+        rc = fs_stream_open(&o.manifest, b->manifest_path, err);
     if (!rc && b->created_path)
-        rc = fs_stream_open(&o.created, b->created_path, PLAT_PUBLIC, err);
+        rc = fs_stream_open(&o.created, b->created_path, err);
     if (!rc)
         rc = values_open(b, &vs, err);
     if (!rc && b->created_path) {
@@ -924,8 +922,9 @@ int batch_check_options(const batch_options *o, nvsf_error *err)
     return rc;
 }
 
-/* Name the manifest, the journal and <values>_created.csv, and refuse to
- * start over the journal of a run that was killed. */
+/* Name the manifest, the journal and <values>_created.csv (all remade when
+ * they exist), and refuse to start over the journal of a run that was
+ * killed. */
 static int batch_paths(batch *b, nvsf_error *err)
 {
     const batch_options *a = b->a;
@@ -956,11 +955,6 @@ static int batch_paths(batch *b, nvsf_error *err)
                          "  find '%s' '%s' -name '.*.nvsforge-*' -delete",
                          b->journal_path, a->outdir, b->journal_path,
                          b->journal_path, a->outdir, values_dir);
-    if (plat_exists(b->manifest_path))
-        return nvsf_fail(err, NVSF_E_IO,
-                         "'%s' already exists; nvsforge never replaces an "
-                         "output: use another --outdir or move it away",
-                         b->manifest_path);
     /* <values minus extension>_created<extension>, by shard 0 only. */
     if (nvsf_mfg_has_repeat(b->mfg) && a->shard_k == 0) {
         const char *dot = strrchr(a->values, '.');
@@ -968,11 +962,6 @@ static int batch_paths(batch *b, nvsf_error *err)
         if (!(b->created_path = malloc(strlen(a->values) + 16)))
             return nvsf_fail(err, NVSF_E_NOMEM, "out of memory");
         sprintf(b->created_path, "%.*s_created%s", (int)stem, a->values, dot);
-        if (plat_exists(b->created_path))
-            return nvsf_fail(err, NVSF_E_IO,
-                             "'%s' already exists; nvsforge never replaces "
-                             "an output: move it away",
-                             b->created_path);
     }
     return 0;
 }

@@ -83,24 +83,25 @@ int fs_mkdirs_for(const char *path, nvsf_error *err)
     return rc;
 }
 
-static int fail_exists(const char *path, nvsf_error *err)
+static int fail_key_exists(const char *path, nvsf_error *err)
 {
     return nvsf_fail(err, NVSF_E_IO,
-                     "'%s' already exists; nvsforge never replaces an "
-                     "output: move it away or choose another name",
+                     "key file '%s' already exists; nvsforge never replaces "
+                     "a key: move it away or choose another name",
                      path);
 }
 
-/* A temporary file for `path`, which must not exist yet. */
-static FILE *make_temp(const char *path, enum plat_mode mode, char **tmp,
+/* A temporary file for `path`; a key must not exist yet. */
+static FILE *make_temp(const char *path, enum fs_kind kind, char **tmp,
                        nvsf_error *err)
 {
     *tmp = NULL;
-    if (plat_exists(path)) {
-        fail_exists(path, err);
+    if (kind == FS_KEY && plat_exists(path)) {
+        fail_key_exists(path, err);
         return NULL;
     }
-    FILE *f = plat_temp_create(path, mode, tmp);
+    FILE *f = plat_temp_create(path, kind == FS_KEY ? PLAT_SECRET : PLAT_PUBLIC,
+                               tmp);
     if (!f)
         nvsf_fail(err, NVSF_E_IO, "cannot create '%s': %s", path,
                   strerror(errno));
@@ -108,12 +109,12 @@ static FILE *make_temp(const char *path, enum plat_mode mode, char **tmp,
 }
 
 int fs_txn_add(fs_txn *t, const char *path, const void *data, size_t len,
-               enum plat_mode mode, nvsf_error *err)
+               enum fs_kind kind, nvsf_error *err)
 {
     if (t->count >= FS_TXN_MAX)
         return nvsf_fail(err, NVSF_E_USAGE, "too many files in one transaction");
     char *tmp;
-    FILE *f = make_temp(path, mode, &tmp, err);
+    FILE *f = make_temp(path, kind, &tmp, err);
     if (!f)
         return err ? err->code : NVSF_E_IO;
     int rc = fwrite(data, 1, len, f) == len ? 0 : -1;
@@ -134,36 +135,42 @@ int fs_txn_add(fs_txn *t, const char *path, const void *data, size_t len,
         return nvsf_fail(err, NVSF_E_IO, "cannot write '%s': %s", path,
                          strerror(e));
     }
+    t->kind[t->count] = kind;
     t->tmp[t->count++] = tmp;
     return 0;
 }
 
 int fs_txn_commit(fs_txn *t, nvsf_error *err)
 {
-    for (int i = 0; i < t->count; i++) {
-        if (plat_rename_noreplace(t->tmp[i], t->final[i]) == 0) {
-            free(t->tmp[i]);
-            t->tmp[i] = NULL;
-            continue;
+    for (int pass = 0; pass < 2; pass++) {
+        enum fs_kind kind = pass == 0 ? FS_KEY : FS_REMAKEABLE;
+        for (int i = 0; i < t->count; i++) {
+            if (t->kind[i] != kind)
+                continue;
+            int rc = kind == FS_KEY ? plat_rename_noreplace(t->tmp[i], t->final[i])
+                                    : plat_rename_replace(t->tmp[i], t->final[i]);
+            if (rc == 0) {
+                free(t->tmp[i]);
+                t->tmp[i] = NULL;
+                continue;
+            }
+            int e = errno;
+            if (e == EEXIST)
+                fail_key_exists(t->final[i], err);
+            else
+                nvsf_fail(err, NVSF_E_IO, "cannot create '%s': %s", t->final[i],
+                          strerror(e));
+            fs_txn_undo(t);
+            return NVSF_E_IO;
         }
-        int e = errno;
-        if (e == EEXIST)
-            fail_exists(t->final[i], err);
-        else
-            nvsf_fail(err, NVSF_E_IO, "cannot create '%s': %s", t->final[i],
-                      strerror(e));
-        for (int k = 0; k < i; k++)
-            plat_remove(t->final[k]);
-        fs_txn_abort(t);
-        return NVSF_E_IO;
     }
     if (t->durable) {
         for (int i = 0; i < t->count; i++) {
             if (plat_sync_parent(t->final[i]) != 0) {
-                int e = errno;
+                nvsf_fail(err, NVSF_E_IO, "cannot sync '%s': %s", t->final[i],
+                          strerror(errno));
                 fs_txn_undo(t);
-                return nvsf_fail(err, NVSF_E_IO, "cannot sync '%s': %s",
-                                 t->final[i], strerror(e));
+                return NVSF_E_IO;
             }
         }
     }
@@ -194,37 +201,18 @@ void fs_txn_abort(fs_txn *t)
 int fs_replace_file(const char *path, const void *data, size_t len,
                     nvsf_error *err)
 {
-    char *tmp;
-    FILE *f = plat_temp_create(path, PLAT_PUBLIC, &tmp);
-    if (!f)
-        return nvsf_fail(err, NVSF_E_IO, "cannot create '%s': %s", path,
-                         strerror(errno));
-    int rc = fwrite(data, 1, len, f) == len ? plat_file_sync(f) : -1;
-    int e = errno;
-    if (fclose(f) != 0 && !rc) {
-        rc = -1;
-        e = errno;
-    }
-    if (!rc && plat_rename_replace(tmp, path) != 0) {
-        rc = -1;
-        e = errno;
-    }
-    if (rc) {
-        plat_remove(tmp);
-        free(tmp);
-        return nvsf_fail(err, NVSF_E_IO, "cannot write '%s': %s", path,
-                         strerror(e));
-    }
-    free(tmp);
-    plat_sync_parent(path);
-    return 0;
+    fs_txn t = {.durable = 1};
+    int rc = fs_txn_add(&t, path, data, len, FS_REMAKEABLE, err);
+    if (!rc)
+        rc = fs_txn_commit(&t, err);
+    fs_txn_abort(&t);
+    return rc;
 }
 
-int fs_stream_open(fs_stream *s, const char *path, enum plat_mode mode,
-                   nvsf_error *err)
+int fs_stream_open(fs_stream *s, const char *path, nvsf_error *err)
 {
     memset(s, 0, sizeof *s);
-    s->f = make_temp(path, mode, &s->tmp, err);
+    s->f = make_temp(path, FS_REMAKEABLE, &s->tmp, err);
     if (!s->f)
         return err ? err->code : NVSF_E_IO;
     if (!(s->final = strdup(path))) {
@@ -243,7 +231,7 @@ int fs_stream_commit(fs_stream *s, int durable, nvsf_error *err)
         e = errno;
     }
     s->f = NULL;
-    if (!rc && plat_rename_noreplace(s->tmp, s->final) != 0) {
+    if (!rc && plat_rename_replace(s->tmp, s->final) != 0) {
         rc = -1;
         e = errno;
     }

@@ -3,6 +3,11 @@
  * file beside its final name and then renamed into place, so a reader (or a
  * crash) never sees a part of one. Several files that belong together (an
  * image and its key) go in one transaction: all of them appear, or none.
+ *
+ * The replace rule: what can be remade from the inputs (images, CSVs,
+ * manifests) replaces an existing file atomically, as the reference tools
+ * replace it, since builds regenerate it; a key file is never replaced
+ * (the images encrypted with the old key would be lost with it).
  * Built on platform.h only.
  */
 #ifndef NVSF_FILES_H
@@ -34,22 +39,29 @@ char *fs_expand_home(const char *dir);
  * name ignores the folder. Returns malloc'd text. */
 char *fs_join(const char *dir, const char *name);
 
+enum fs_kind {
+    FS_REMAKEABLE, /* mode from the umask; replaces an existing file */
+    FS_KEY         /* owner only; an existing file is never replaced */
+};
+
 #define FS_TXN_MAX 8
 
 typedef struct fs_txn {
     int count;
     char *tmp[FS_TXN_MAX];
     char *final[FS_TXN_MAX];
+    enum fs_kind kind[FS_TXN_MAX];
     int durable; /* sync files and folders before reporting success */
 } fs_txn;
 
 /* Stage `data` as the future content of `path`: written now to a
- * temporary file in the same folder. Fails if `path` already exists. */
+ * temporary file in the same folder. A key fails if `path` exists. */
 int fs_txn_add(fs_txn *t, const char *path, const void *data, size_t len,
-               enum plat_mode mode, nvsf_error *err);
+               enum fs_kind kind, nvsf_error *err);
 
-/* Move every staged file into place, never replacing an existing file. On
- * failure nothing of the transaction remains. */
+/* Move every staged file into place, keys first (they can meet a file that
+ * appeared meanwhile, and must not replace it). On failure nothing of the
+ * transaction remains. */
 int fs_txn_commit(fs_txn *t, nvsf_error *err);
 
 /* Remove staged temporary files; after a commit it only frees memory. */
@@ -58,22 +70,20 @@ void fs_txn_abort(fs_txn *t);
 /* Remove the committed files of a transaction (undo a commit). */
 void fs_txn_undo(fs_txn *t);
 
-/* Write `data` as the whole of `path`, replacing it atomically: a
- * temporary file beside it, flushed to disk, renamed over it. Readers see
- * the old file or the new one, never a mix. */
+/* Write `data` as the whole of `path`, replacing it atomically (a
+ * remakeable file, durable before it returns): a one-file transaction. */
 int fs_replace_file(const char *path, const void *data, size_t len,
                     nvsf_error *err);
 
-/* A file written piece by piece (a manifest), renamed into place at the
- * end like the others. */
+/* A remakeable file written piece by piece (a manifest), renamed into
+ * place at the end like the others. */
 typedef struct fs_stream {
     FILE *f;
     char *tmp;
     char *final;
 } fs_stream;
 
-int fs_stream_open(fs_stream *s, const char *path, enum plat_mode mode,
-                   nvsf_error *err);
+int fs_stream_open(fs_stream *s, const char *path, nvsf_error *err);
 int fs_stream_commit(fs_stream *s, int durable, nvsf_error *err);
 void fs_stream_abort(fs_stream *s);
 

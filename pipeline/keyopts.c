@@ -168,6 +168,21 @@ int keys_make(const key_options *o, const uint8_t *hmac_input,
     return rc;
 }
 
+int keys_check_absent(const key_material *km, nvsf_error *err)
+{
+    const char *paths[2] = {km->key_path, km->hmac_path};
+    const char *option[2] = {"--keyfile", "--kp_hmac_keyfile"};
+    for (int i = 0; i < 2; i++)
+        if (paths[i] && plat_exists(paths[i]))
+            return nvsf_fail(err, NVSF_E_IO,
+                             "key file '%s' already exists; nvsforge never "
+                             "replaces a key (what was encrypted with it "
+                             "would be lost): move it away, or choose another "
+                             "name with %s or another --outdir",
+                             paths[i], option[i]);
+    return 0;
+}
+
 int keys_stage(const key_material *km, fs_txn *t, nvsf_error *err)
 {
     const char *paths[2] = {km->key_path, km->hmac_path};
@@ -178,7 +193,7 @@ int keys_stage(const key_material *km, fs_txn *t, nvsf_error *err)
             continue;
         int rc = fs_mkdirs_for(paths[i], err);
         if (!rc)
-            rc = fs_txn_add(t, paths[i], data[i], lens[i], PLAT_SECRET, err);
+            rc = fs_txn_add(t, paths[i], data[i], lens[i], FS_KEY, err);
         if (rc)
             return rc;
     }

@@ -52,6 +52,10 @@ int keys_make(const key_options *o, const uint8_t *hmac_input,
 int keys_set_paths(const key_options *o, const char *outdir,
                    const char *keyfile_name, key_material *km, nvsf_error *err);
 
+/* Refuse key files that exist already (before any work: nvsforge never
+ * replaces a key). The message says what to do. */
+int keys_check_absent(const key_material *km, nvsf_error *err);
+
 /* Stage the key files of km in a transaction (mode 0600). */
 int keys_stage(const key_material *km, fs_txn *t, nvsf_error *err);
 

@@ -163,3 +163,43 @@ int cli_parse(const char *prog, int argc, char **argv, const cli_opt *opts,
     }
     return 0;
 }
+
+/* `text` with every `ref` replaced by `prog`; in its usage block (from
+ * "usage:" to the first empty line) the continuation lines move by the
+ * difference in length (our names are never shorter than the reference's).
+ * Cut at the end of `out` (the texts fit). */
+static void retitle_one(char *out, size_t cap, const char *text,
+                        const char *ref, const char *prog)
+{
+    size_t rl = strlen(ref), pl = strlen(prog), used = 0;
+    int in_usage = 0, line_start = 1;
+    for (const char *t = text; *t && used + 1 < cap;) {
+        if (line_start) {
+            if (strncmp(t, "usage:", 6) == 0)
+                in_usage = 1;
+            else if (*t == '\n')
+                in_usage = 0;
+            else if (in_usage && *t == ' ' && pl > rl)
+                for (size_t k = 0; k < pl - rl && used + 1 < cap; k++)
+                    out[used++] = ' ';
+        }
+        if (strncmp(t, ref, rl) == 0) {
+            size_t n = pl < cap - 1 - used ? pl : cap - 1 - used;
+            memcpy(out + used, prog, n);
+            used += n;
+            t += rl;
+            line_start = 0;
+            continue;
+        }
+        line_start = *t == '\n';
+        out[used++] = *t++;
+    }
+    out[used] = '\0';
+}
+
+void cli_retitle(cli_text *out, const char *usage, const char *help,
+                 const char *ref, const char *prog)
+{
+    retitle_one(out->usage, sizeof out->usage, usage, ref, prog);
+    retitle_one(out->help, sizeof out->help, help, ref, prog);
+}

@@ -54,6 +54,21 @@ int cli_dispatch(const char *prog, int argc, char **argv,
                  const cli_command *cmds, size_t ncmds, const char *usage,
                  const char *help);
 
+/* A command's usage and help, under the name it runs as. */
+typedef struct cli_text {
+    char usage[1024];
+    char help[8192];
+} cli_text;
+
+/*
+ * Retitle texts written for the reference tool's name `ref` ("mfg_gen
+ * generate") for the name the command runs as (`prog`, "nvsforge mfg
+ * generate"): every `ref` becomes `prog`, and the usage lines after the
+ * first are indented to match, as argparse aligns them.
+ */
+void cli_retitle(cli_text *out, const char *usage, const char *help,
+                 const char *ref, const char *prog);
+
 /* True when the file name's extension is exactly ".bin". */
 int cli_has_bin_ext(const char *path);
 

@@ -83,8 +83,9 @@ static const char generate_help[] =
     "outputs: <outdir>/bin/<name>.bin, <outdir>/csv/<name>.csv, keys in\n"
     "<outdir>/keys/, <outdir>/manifest.csv (id,image,image_sha256,key,\n"
     "key_sha256,hmac_key,hmac_key_sha256 per device) and, when the config has\n"
-    "REPEAT keys, <values>_created.csv beside the values file. Existing files\n"
-    "are never replaced.\n";
+    "REPEAT keys, <values>_created.csv beside the values file. Those files are\n"
+    "remade over earlier ones, atomically; an existing key file is never\n"
+    "replaced: it stops the run before anything is written.\n";
 
 
 /* ---- options ------------------------------------------------------------ */
@@ -238,13 +239,15 @@ static int cmd_mfg_generate(const char *prog, int argc, char **argv)
         {"--jobs", 1, NULL, &a.jobs_arg},
         {"--quiet", 0, &a.quiet, NULL},
     };
+    cli_text text;
+    cli_retitle(&text, generate_usage, generate_help, "mfg_gen generate", prog);
     const char *pos[4];
     int npos, rc = cli_parse(prog, argc, argv, opts, sizeof opts / sizeof opts[0],
-                             pos, 4, &npos, generate_usage, generate_help);
+                             pos, 4, &npos, text.usage, text.help);
     if (rc)
         return rc < 0 ? EXIT_OK : rc;
     if (npos < 4) {
-        fputs(generate_usage, stderr);
+        fputs(text.usage, stderr);
         cli_error(prog, "the following arguments are required: conf, values, "
                         "prefix, size");
         return EXIT_USAGE;
@@ -283,7 +286,7 @@ static int cmd_mfg_generate(const char *prog, int argc, char **argv)
     if (!rc)
         return EXIT_OK;
     if (err.code == NVSF_E_USAGE) {
-        fputs(generate_usage, stderr);
+        fputs(text.usage, stderr);
         cli_fail(prog, &err);
         return EXIT_USAGE;
     }
@@ -300,6 +303,8 @@ int cmd_mfg(const char *prog, int argc, char **argv)
         {"generate", cmd_mfg_generate},
         {"generate-key", cmd_generate_key},
     };
+    cli_text text;
+    cli_retitle(&text, mfg_usage, mfg_help, "mfg_gen", prog);
     return cli_dispatch(prog, argc, argv, cmds, sizeof cmds / sizeof cmds[0],
-                        mfg_usage, mfg_help);
+                        text.usage, text.help);
 }

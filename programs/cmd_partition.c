@@ -43,7 +43,7 @@ static const char generate_help[] =
     "\n"
     "positional arguments:\n"
     "  input            CSV file(s) to parse (key,type,encoding,value)\n"
-    "  output           output NVS image; must end in .bin; never replaced\n"
+    "  output           output NVS image (.bin); an existing one is replaced\n"
     "  size             partition size in bytes, decimal or 0x hex, a multiple\n"
     "                   of 4096 (0x1000 and 0x2000 make read-only partitions)\n"
     "\n"
@@ -70,14 +70,15 @@ static const char encrypt_help[] =
     "\n"
     "positional arguments:\n"
     "  input               CSV file(s) to parse\n"
-    "  output              output NVS image; must end in .bin\n"
+    "  output              output NVS image (.bin); an existing one is replaced\n"
     "  size                partition size in bytes (multiple of 4096)\n"
     "\n"
     "options:\n"
     "  -h, --help          show this help message and exit\n"
     "  --version {1,2}     1: blobs on one page; 2 (default): multipage blobs\n"
     "  --keygen            make a new key (operating system CSPRNG) and write\n"
-    "                      it to <outdir>/keys/ (mode 0600, never replaced)\n"
+    "                      it to <outdir>/keys/ (mode 0600; an existing key\n"
+    "                      file is never replaced)\n"
     "  --keyfile KEYFILE   name of that key file (default keys-<timestamp>.bin)\n"
     "  --inputkey INPUTKEY encrypt with the key in this .bin file\n"
     "  --outdir OUTDIR     folder for the outputs (default: current folder)\n"
@@ -124,7 +125,7 @@ static const char decrypt_help[] =
     "positional arguments:\n"
     "  input            encrypted NVS image (.bin)\n"
     "  key              key partition file (.bin) holding the XTS key\n"
-    "  output           decrypted image to write (.bin, never replaced)\n"
+    "  output           decrypted image to write (.bin; replaces an old one)\n"
     "\n"
     "options:\n"
     "  -h, --help       show this help message and exit\n"
@@ -147,7 +148,7 @@ static int commit_with_image(fs_txn *txn, const char *output,
 {
     int rc = fs_mkdirs_for(output, err);
     if (!rc)
-        rc = fs_txn_add(txn, output, image, size, PLAT_PUBLIC, err);
+        rc = fs_txn_add(txn, output, image, size, FS_REMAKEABLE, err);
     if (!rc)
         rc = commit_unless_interrupted(txn, err);
     return rc;
@@ -222,12 +223,17 @@ static int cmd_generate(const char *prog, int argc, char **argv, int encrypt)
         {"--kp_hmac_keyfile", 1, NULL, &ko.kp_hmac_keyfile},
         {"--kp_hmac_inputkey", 1, NULL, &ko.kp_hmac_inputkey},
     };
-    const char *usage = encrypt ? encrypt_usage : generate_usage;
+    cli_text text;
+    cli_retitle(&text, encrypt ? encrypt_usage : generate_usage,
+                encrypt ? encrypt_help : generate_help,
+                encrypt ? "nvs_partition_gen encrypt" : "nvs_partition_gen generate",
+                prog);
+    const char *usage = text.usage;
     const char **pos = calloc((size_t)argc + 1, sizeof *pos);
     if (!pos)
         return EXIT_FAIL;
     int npos, rc = cli_parse(prog, argc, argv, opts, encrypt ? 9 : 2, pos, argc,
-                             &npos, usage, encrypt ? encrypt_help : generate_help);
+                             &npos, usage, text.help);
     if (rc) {
         free(pos);
         return rc < 0 ? EXIT_OK : rc;
@@ -270,11 +276,6 @@ static int cmd_generate(const char *prog, int argc, char **argv, int encrypt)
     if (!rc && (!(outdir = fs_expand_home(outdir_arg)) ||
                 !(output = fs_join(outdir, output_arg))))
         rc = nvsf_fail(&err, NVSF_E_NOMEM, "out of memory");
-    if (!rc && plat_exists(output))
-        rc = nvsf_fail(&err, NVSF_E_IO,
-                       "'%s' already exists; nvsforge never replaces an "
-                       "output: move it away or choose another name",
-                       output);
     if (!rc && encrypt && ko.inputkey) {
         rc = keys_read_input(ko.inputkey, km.xts, &err);
         have_key = !rc;
@@ -286,6 +287,8 @@ static int cmd_generate(const char *prog, int argc, char **argv, int encrypt)
         if (!rc)
             rc = keys_set_paths(&ko, outdir, ko.keyfile ? ko.keyfile : default_name,
                                 &km, &err);
+        if (!rc)
+            rc = keys_check_absent(&km, &err);
         if (!rc)
             rc = keys_make(&ko, hmac_in, &km, &err);
         have_key = !rc;
@@ -364,12 +367,9 @@ int cmd_generate_key(const char *prog, int argc, char **argv)
         rc = keys_set_paths(&ko, outdir, ko.keyfile ? ko.keyfile : default_name,
                             &km, &err);
     if (!rc)
+        rc = keys_check_absent(&km, &err);
+    if (!rc)
         rc = keys_make(&ko, hmac_in, &km, &err);
-    if (!rc && plat_exists(km.key_path))
-        rc = nvsf_fail(&err, NVSF_E_IO,
-                       "key file '%s' already exists; nvsforge never replaces a "
-                       "key: choose another name with --keyfile",
-                       km.key_path);
     if (!rc)
         rc = keys_stage(&km, &txn, &err);
     if (!rc)
@@ -390,13 +390,16 @@ static int cmd_decrypt(const char *prog, int argc, char **argv)
 {
     const char *outdir_arg = NULL;
     cli_opt opts[] = {{"--outdir", 1, NULL, &outdir_arg}};
+    cli_text text;
+    cli_retitle(&text, decrypt_usage, decrypt_help, "nvs_partition_gen decrypt",
+                prog);
     const char *pos[3];
     int npos, rc = cli_parse(prog, argc, argv, opts, 1, pos, 3, &npos,
-                             decrypt_usage, decrypt_help);
+                             text.usage, text.help);
     if (rc)
         return rc < 0 ? EXIT_OK : rc;
     if (npos < 3) {
-        fputs(decrypt_usage, stderr);
+        fputs(text.usage, stderr);
         cli_error(prog, "the following arguments are required: input, key, output");
         return EXIT_USAGE;
     }
@@ -413,11 +416,6 @@ static int cmd_decrypt(const char *prog, int argc, char **argv)
     char *outdir = fs_expand_home(outdir_arg);
     char *output = outdir ? fs_join(outdir, pos[2]) : NULL;
     rc = output ? 0 : nvsf_fail(&err, NVSF_E_NOMEM, "out of memory");
-    if (!rc && plat_exists(output))
-        rc = nvsf_fail(&err, NVSF_E_IO,
-                       "'%s' already exists; nvsforge never replaces an "
-                       "output: move it away or choose another name",
-                       output);
     if (!rc)
         rc = keys_read_input(pos[1], key, &err);
     if (!rc)
@@ -465,6 +463,8 @@ int cmd_partition(const char *prog, int argc, char **argv)
         {"encrypt", cmd_encrypt},
         {"decrypt", cmd_decrypt},
     };
+    cli_text text;
+    cli_retitle(&text, partition_usage, partition_help, "nvs_partition_gen", prog);
     return cli_dispatch(prog, argc, argv, cmds, sizeof cmds / sizeof cmds[0],
-                        partition_usage, partition_help);
+                        text.usage, text.help);
 }

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# mfg_gen: all-or-nothing batches, no overwrite, shards, manifest, keys.
+# mfg_gen: all-or-nothing batches, remade outputs and kept keys, shards,
+# manifest, keys.
 . "$(dirname "$0")/testlib.sh"
 
 small_config() {
@@ -24,24 +25,33 @@ test_bad_file_in_last_line_writes_nothing() {
     [[ ! -e values_created.csv ]] || fail "values_created.csv written"
 }
 
-test_no_overwrite() {
+test_rerun_remakes_outputs() {
     make_job 5
     expect_ok mfg --outdir out || return 1
     local before; before=$(cd out && find . -type f -exec sha256sum {} + | sort)
-    rm values_created.csv
-    expect_fail mfg --outdir out || return 1
-    expect_in "already exists" || return 1
-    [[ $(cd out && find . -type f -exec sha256sum {} + | sort) == "$before" ]] || fail "outputs changed"
-    [[ ! -e values_created.csv ]] || fail "values_created.csv written by the refused run"
+    local created; created=$(sha values_created.csv)
+    echo stale >out/bin/Sample-2.bin
+    local inode; inode=$(stat -c %i out/bin/Sample-3.bin)
+    # As ESP-IDF's build does: the same command again remakes every output,
+    # values_created.csv and the manifest included.
+    expect_ok mfg --outdir out || return 1
+    [[ $(cd out && find . -type f -exec sha256sum {} + | sort) == "$before" ]] || fail "outputs differ from the first run" || return 1
+    [[ $(sha values_created.csv) == "$created" ]] || fail "values_created.csv differs" || return 1
+    [[ $(stat -c %i out/bin/Sample-3.bin) != "$inode" ]] || fail "an image was rewritten in place, not renamed" || return 1
+    # REPEAT keys into a fresh folder: values_created.csv is simply remade.
+    expect_ok mfg --outdir out2 || return 1
+    [[ -z $(find . -name '.*nvsforge*' -o -name '*.journal') ]] || fail "temporary files left"
 }
 
-test_existing_file_of_last_device_refuses_all() {
+test_existing_key_refuses_all_before_writing() {
     make_job 5
-    mkdir -p out/bin && echo old >out/bin/Sample-5.bin
-    expect_fail mfg --outdir out || return 1
-    expect_in "Sample-5.bin" || return 1
-    [[ $(find out -type f) == "out/bin/Sample-5.bin" ]] || fail "files written: $(find out -type f)"
-    [[ $(cat out/bin/Sample-5.bin) == old ]] || fail "existing file replaced"
+    expect_ok mfg --outdir out --keygen || return 1
+    rm out/keys/keys-Sample-{1,2,3,4}.bin
+    local left; left=$(cd out && find . -type f -exec sha256sum {} + | sort)
+    expect_fail mfg --outdir out --keygen || return 1
+    expect_in "values.csv:6: key file 'out/keys/keys-Sample-5.bin' already exists; nvsforge never replaces a key" || return 1
+    expect_in "use another --outdir or prefix" || return 1
+    [[ $(cd out && find . -type f -exec sha256sum {} + | sort) == "$left" ]] || fail "files changed by the refused run"
 }
 
 test_manifest_hashes_match() {
@@ -62,7 +72,6 @@ test_manifest_hashes_match() {
 test_keygen_keys_decrypt_their_images() {
     make_job 3
     expect_ok mfg --outdir enc --keygen || return 1
-    rm values_created.csv
     expect_ok mfg --outdir plain || return 1
     for i in 1 2 3; do
         expect_ok nvs_partition_gen decrypt enc/bin/Sample-$i.bin enc/keys/keys-Sample-$i.bin d$i.bin || return 1
@@ -221,6 +230,23 @@ test_progress_bar_on_a_terminal() {
 test_generate_key_command() {
     expect_ok mfg_gen generate-key --keyfile k.bin --outdir o || return 1
     [[ $(stat -c %s o/keys/k.bin) == 4096 && $(mode_of o/keys/k.bin) == 600 ]] || fail "key file"
+}
+
+test_each_name_prints_its_own_usage() {
+    expect_ok nvsforge mfg -h || return 1
+    [[ ${out%%$'\n'*} == "usage: nvsforge mfg [-h] {generate,generate-key} ..." ]] || fail "nvsforge mfg -h: ${out%%$'\n'*}" || return 1
+    expect_in "Run nvsforge mfg {command} -h" || return 1
+    [[ $out != *mfg_gen* ]] || fail "nvsforge mfg -h names mfg_gen" || return 1
+    expect_ok nvsforge mfg generate -h || return 1
+    local second; second=$(sed -n 2p <<<"$out")
+    [[ ${out%%$'\n'*} == "usage: nvsforge mfg generate [-h] "* && $second == "                             [--version {1,2}]"* ]] ||
+        fail "nvsforge mfg generate -h: $(head -2 <<<"$out")" || return 1
+    expect_fail nvsforge partition encrypt || return 1
+    [[ ${out%%$'\n'*} == "usage: nvsforge partition encrypt [-h]"* ]] || fail "usage error: $out" || return 1
+    expect_ok mfg_gen -h || return 1
+    [[ ${out%%$'\n'*} == "usage: mfg_gen [-h] {generate,generate-key} ..." ]] || fail "mfg_gen -h: $out" || return 1
+    expect_ok nvs_partition_gen generate -h || return 1
+    [[ $(sed -n 2p <<<"$out") == "                                  input [input ...] output size" ]] || fail "nvs_partition_gen generate -h: $out"
 }
 
 run_tests

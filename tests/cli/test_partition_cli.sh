@@ -6,14 +6,45 @@ small_csv() {
     printf 'key,type,encoding,value\nns,namespace,,\nport,data,u8,5\nname,data,string,hello\n' >in.csv
 }
 
-test_output_never_replaced() {
+test_output_replaced_atomically() {
     small_csv
     expect_ok nvs_partition_gen generate in.csv out.bin 0x3000 || return 1
-    local before; before=$(sha out.bin)
+    local inode; inode=$(stat -c %i out.bin)
+    exec 3<out.bin # a reader of the old image keeps seeing it whole
     printf 'key,type,encoding,value\nns,namespace,,\nport,data,u8,6\n' >in.csv
-    expect_fail nvs_partition_gen generate in.csv out.bin 0x3000 || return 1
-    expect_in "already exists" || return 1
-    [[ $(sha out.bin) == "$before" ]] || fail "out.bin was changed"
+    expect_ok nvs_partition_gen generate in.csv out.bin 0x3000 || return 1
+    expect_ok nvs_partition_gen generate in.csv fresh.bin 0x3000 || return 1
+    cmp -s out.bin fresh.bin || fail "out.bin is not the new image" || return 1
+    [[ $(stat -c %i out.bin) != "$inode" ]] || fail "out.bin was rewritten in place, not renamed" || return 1
+    [[ $(stat -c %s /dev/fd/3) == 12288 ]] || fail "the old file was cut short"
+    exec 3<&-
+    [[ $(mode_of out.bin) == 644 ]] || fail "mode $(mode_of out.bin)" || return 1
+    [[ -z $(find . -name '.*nvsforge*') ]] || fail "temporary files left"
+}
+
+test_decrypt_output_replaced() {
+    small_csv
+    expect_ok nvs_partition_gen encrypt in.csv enc.bin 0x3000 --keygen --keyfile k.bin || return 1
+    echo old >dec.bin
+    expect_ok nvs_partition_gen decrypt enc.bin keys/k.bin dec.bin || return 1
+    expect_ok nvs_partition_gen generate in.csv plain.bin 0x3000 || return 1
+    cmp -s dec.bin plain.bin || fail "dec.bin was not replaced by the decrypted image"
+}
+
+test_existing_key_file_refused_before_anything_is_written() {
+    small_csv
+    expect_ok nvs_partition_gen encrypt in.csv enc.bin 0x3000 --keygen --keyfile k.bin || return 1
+    local key image; key=$(sha keys/k.bin) image=$(sha enc.bin)
+    expect_fail nvs_partition_gen encrypt in.csv enc.bin 0x3000 --keygen --keyfile k.bin || return 1
+    expect_in "key file 'keys/k.bin' already exists" && expect_in "choose another name with --keyfile" || return 1
+    [[ $(sha keys/k.bin) == "$key" && $(sha enc.bin) == "$image" ]] || fail "key or image changed" || return 1
+    expect_fail nvs_partition_gen encrypt in.csv other.bin 0x3000 --keygen --keyfile k.bin || return 1
+    [[ ! -e other.bin ]] || fail "image written though its key was refused" || return 1
+    expect_ok nvs_partition_gen generate-key --keyfile h.bin --key_protect_hmac --kp_hmac_keygen --kp_hmac_keyfile hm.bin || return 1
+    local hmac; hmac=$(sha keys/hm.bin)
+    expect_fail nvs_partition_gen generate-key --keyfile h2.bin --key_protect_hmac --kp_hmac_keygen --kp_hmac_keyfile hm.bin || return 1
+    expect_in "key file 'keys/hm.bin' already exists" && expect_in "--kp_hmac_keyfile" || return 1
+    [[ $(sha keys/hm.bin) == "$hmac" && ! -e keys/h2.bin ]] || fail "HMAC key replaced or a key written"
 }
 
 test_bad_size_leaves_nothing() {
