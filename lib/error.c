@@ -2,6 +2,7 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* A message cut to fit its buffer must not end inside a UTF-8 character:
@@ -52,4 +53,29 @@ int nvsf_error_prefix(nvsf_error *err, const char *fmt, ...)
     else
         cut_to_whole_utf8(err->message, printed, sizeof err->message);
     return err->code;
+}
+
+int nvsf_errors_add(nvsf_errors *errs, const nvsf_error *err)
+{
+    if (errs->count == 0)
+        errs->code = err->code;
+    if (errs->count < NVSF_ERRORS_KEEP) {
+        size_t len = strnlen(err->message, sizeof err->message - 1);
+        char *copy = malloc(len + 1);
+        if (!copy)
+            return NVSF_E_NOMEM;
+        memcpy(copy, err->message, len);
+        copy[len] = '\0';
+        errs->messages[errs->count] = copy;
+    }
+    errs->count++;
+    return 0;
+}
+
+void nvsf_errors_free(nvsf_errors *errs)
+{
+    size_t kept = errs->count < NVSF_ERRORS_KEEP ? errs->count : NVSF_ERRORS_KEEP;
+    for (size_t i = 0; i < kept; i++)
+        free(errs->messages[i]);
+    memset(errs, 0, sizeof *errs);
 }

@@ -250,8 +250,17 @@ static int find_columns(const nvsf_csv_record *rec, int col[4])
     return col[0] < 0 || col[1] < 0 || col[2] < 0 || col[3] < 0 ? -1 : 0;
 }
 
-int nvsf_partition_csv_rows(const char *source, const char *csv, size_t len,
-                            nvsf_row_fn fn, void *ctx, nvsf_error *err)
+/* Problems after which the rows that follow cannot be judged. */
+static int stops_the_pass(int code)
+{
+    return code == NVSF_E_FULL || code == NVSF_E_NOMEM;
+}
+
+/* Every row of a partition CSV to fn. With errs, a bad row is recorded and
+ * the next one taken; without, the first problem ends it. */
+static int csv_rows(const char *source, const char *csv, size_t len,
+                    nvsf_row_fn fn, void *ctx, nvsf_errors *errs,
+                    nvsf_error *err)
 {
     nvsf_csv_reader *rd = nvsf_csv_reader_mem(
         source, csv, len, NVSF_CSV_HASH_COMMENTS | NVSF_CSV_SKIP_BLANK);
@@ -259,6 +268,7 @@ int nvsf_partition_csv_rows(const char *source, const char *csv, size_t len,
         return nvsf_fail(err, NVSF_E_NOMEM, "out of memory");
     nvsf_csv_record rec;
     int col[4] = {-1, -1, -1, -1};
+    int first = 0; /* the first problem's code */
     int rc = nvsf_csv_next(rd, &rec, err);
     if (rc == 0)
         rc = nvsf_fail(err, NVSF_E_INPUT,
@@ -281,20 +291,41 @@ int nvsf_partition_csv_rows(const char *source, const char *csv, size_t len,
         if (cell[0] && strlen(cell[0]) != cell_len[0]) {
             rc = nvsf_fail(err, NVSF_E_INPUT, "%s:%u: key holds a NUL byte",
                            source, rec.line);
-            break;
+        } else {
+            nvsf_row row = {.key = cell[0] ? cell[0] : "",
+                            .type = cell[1] ? cell[1] : "",
+                            .encoding = cell[2],
+                            .value = cell[3],
+                            .value_len = cell_len[3],
+                            .line = rec.line};
+            rc = fn(ctx, source, &row, err);
         }
-        nvsf_row row = {.key = cell[0] ? cell[0] : "",
-                        .type = cell[1] ? cell[1] : "",
-                        .encoding = cell[2],
-                        .value = cell[3],
-                        .value_len = cell_len[3],
-                        .line = rec.line};
-        rc = fn(ctx, source, &row, err);
-        if (rc == 0)
+        if (rc == 0) {
             rc = 1;
+            continue;
+        }
+        if (!errs)
+            break;
+        if (nvsf_errors_add(errs, err))
+            rc = nvsf_fail(err, NVSF_E_NOMEM, "out of memory");
+        if (!first)
+            first = rc;
+        if (stops_the_pass(rc))
+            break;
+        rc = 1;
     }
     nvsf_csv_reader_free(rd);
+    if (rc < 0 && errs && !stops_the_pass(rc) && nvsf_errors_add(errs, err))
+        rc = nvsf_fail(err, NVSF_E_NOMEM, "out of memory");
+    if (first)
+        return first;
     return rc < 0 ? rc : 0;
+}
+
+int nvsf_partition_csv_rows(const char *source, const char *csv, size_t len,
+                            nvsf_row_fn fn, void *ctx, nvsf_error *err)
+{
+    return csv_rows(source, csv, len, fn, ctx, NULL, err);
 }
 
 static int add_row(void *ctx, const char *source, const nvsf_row *row,
@@ -306,5 +337,11 @@ static int add_row(void *ctx, const char *source, const nvsf_row *row,
 int nvsf_rows_add_csv(nvsf_rows *r, const char *source, const char *csv,
                       size_t len, nvsf_error *err)
 {
-    return nvsf_partition_csv_rows(source, csv, len, add_row, r, err);
+    return csv_rows(source, csv, len, add_row, r, NULL, err);
+}
+
+int nvsf_rows_add_csv_all(nvsf_rows *r, const char *source, const char *csv,
+                          size_t len, nvsf_errors *errs, nvsf_error *err)
+{
+    return csv_rows(source, csv, len, add_row, r, errs, err);
 }

@@ -116,6 +116,7 @@ typedef struct batch {
     char *journal_path;    /* <outdir>/.<manifest name>.journal */
     char *created_path;    /* <values>_created.csv, or NULL */
     int cancelled;         /* the progress callback asked to stop */
+    nvsf_errors problems;  /* of the check pass, in line order */
 } batch;
 
 /* A signal came, or the caller asked to stop. */
@@ -221,9 +222,12 @@ static int make_names(const batch *b, size_t index, const char *id,
     return rc;
 }
 
-/* Build a device's image (into `image`, `size` bytes). */
+/* Build a device's image (into `image`, `size` bytes). With `problems`
+ * (the check pass), each problem is recorded there and the next row taken:
+ * what it returns then is recorded already, unless it is NVSF_E_NOMEM. */
 static int build_device(batch *b, const nvsf_mfg_device *dev,
-                        const uint8_t *xts, uint8_t *image, nvsf_error *err)
+                        const uint8_t *xts, uint8_t *image,
+                        nvsf_errors *problems, nvsf_error *err)
 {
     nvsf_builder *bl = NULL;
     nvsf_rows *rows = NULL;
@@ -231,10 +235,26 @@ static int build_device(batch *b, const nvsf_mfg_device *dev,
     if (!rc)
         rc = nvsf_rows_new(&rows, bl, cached_file_reader, &b->files, err);
     size_t n = nvsf_mfg_row_count(b->mfg);
-    for (size_t i = 0; !rc && i < n; i++)
-        rc = nvsf_rows_add(rows, b->a->values, &dev->rows[i], err);
-    if (!rc)
+    int row_failed = 0;
+    for (size_t i = 0; !rc && i < n; i++) {
+        int r = nvsf_rows_add(rows, b->a->values, &dev->rows[i], err);
+        if (!r)
+            continue;
+        if (!problems || r == NVSF_E_NOMEM || r == NVSF_E_FULL) {
+            rc = r; /* the rows that follow cannot be judged */
+            break;
+        }
+        if (nvsf_errors_add(problems, err))
+            rc = nvsf_fail(err, NVSF_E_NOMEM, "out of memory");
+        else if (!row_failed)
+            row_failed = r;
+    }
+    if (!rc && !row_failed)
         rc = nvsf_builder_finish(bl, image, err);
+    if (rc && rc != NVSF_E_NOMEM && problems && nvsf_errors_add(problems, err))
+        rc = nvsf_fail(err, NVSF_E_NOMEM, "out of memory");
+    if (!rc)
+        rc = row_failed;
     nvsf_rows_free(rows);
     nvsf_builder_free(bl);
     return rc;
@@ -378,6 +398,40 @@ static void warn_borrowed(const batch *b, const nvsf_mfg_device *dev)
     }
 }
 
+/* Record a problem of the check pass, which goes on to the next one;
+ * returns non-zero when the pass cannot go on (no memory). */
+static int note(batch *b, int rc, nvsf_error *err)
+{
+    if (rc == NVSF_E_NOMEM)
+        return rc;
+    if (nvsf_errors_add(&b->problems, err))
+        return nvsf_fail(err, NVSF_E_NOMEM, "out of memory");
+    return 0;
+}
+
+/* Check one device of this shard: its image, names and key files. */
+static int check_device(batch *b, size_t index, const nvsf_mfg_device *dev,
+                        uint8_t *image, nvsf_error *err)
+{
+    const batch_options *a = b->a;
+    warn_borrowed(b, dev);
+    int rc = build_device(b, dev, NULL, image, &b->problems, err);
+    if (rc == NVSF_E_NOMEM)
+        return rc;
+    device_names n;
+    rc = make_names(b, index, dev->id, &n, err);
+    if (rc)
+        return note(b, rc, err);
+    const char *keys[2] = {n.key, n.hmac};
+    for (int k = 0; !rc && k < 2; k++)
+        if ((rc = check_key_absent(keys[k], a->values, dev->line, err)))
+            rc = note(b, rc, err);
+    names_free(&n);
+    return rc;
+}
+
+/* Pass 1: every line, value, file and name, every problem in line order
+ * (b->problems); nothing is written. */
 static int batch_check(batch *b, nvsf_error *err)
 {
     const batch_options *a = b->a;
@@ -391,35 +445,33 @@ static int batch_check(batch *b, nvsf_error *err)
     while (!rc) {
         int more = nvsf_csv_next(vs.rd, &rec, err);
         if (more <= 0) {
-            rc = more;
+            if (more < 0) /* the file cannot be read on */
+                rc = note(b, more, err);
             break;
         }
         nvsf_mfg_device dev;
-        if ((rc = nvsf_mfg_device_from(b->mfg, &rec, &dev, err)))
-            break;
-        if (in_shard(b, index)) {
-            warn_borrowed(b, &dev);
-            device_names n;
-            if ((rc = build_device(b, &dev, NULL, image, err)))
-                break;
-            if ((rc = make_names(b, index, dev.id, &n, err)))
-                break;
-            rc = check_key_absent(n.key, a->values, rec.line, err);
-            if (!rc)
-                rc = check_key_absent(n.hmac, a->values, rec.line, err);
-            names_free(&n);
-            b->devices_shard++;
-        }
-        if (!rc && dev.id && !a->use_counter) {
-            long earlier = id_set_add(&ids, dev.id, rec.line);
-            if (earlier < 0)
-                rc = nvsf_fail(err, NVSF_E_NOMEM, "out of memory");
-            else if (earlier > 0)
-                rc = nvsf_fail(err, NVSF_E_INPUT,
-                               "%s:%u: --fileid value '%s' is also the id of "
-                               "the device on line %ld; every device needs its "
-                               "own file names (or use --prefix_num)",
-                               a->values, rec.line, dev.id, earlier);
+        int bad = nvsf_mfg_device_from(b->mfg, &rec, &dev, err);
+        if (bad) {
+            rc = note(b, bad, err);
+        } else {
+            if (in_shard(b, index)) {
+                rc = check_device(b, index, &dev, image, err);
+                b->devices_shard++;
+            }
+            if (!rc && dev.id && !a->use_counter) {
+                long earlier = id_set_add(&ids, dev.id, rec.line);
+                if (earlier < 0)
+                    rc = nvsf_fail(err, NVSF_E_NOMEM, "out of memory");
+                else if (earlier > 0)
+                    rc = note(b, NVSF_E_INPUT,
+                              (nvsf_fail(err, NVSF_E_INPUT,
+                                         "%s:%u: --fileid value '%s' is also "
+                                         "the id of the device on line %ld; "
+                                         "every device needs its own file "
+                                         "names (or use --prefix_num)",
+                                         a->values, rec.line, dev.id, earlier),
+                               err));
+            }
         }
         index++;
         report_progress(b, BATCH_CHECKING, index, 0, 0);
@@ -427,18 +479,21 @@ static int batch_check(batch *b, nvsf_error *err)
             rc = fail_stopped(b, "; nothing was written", err);
     }
     b->devices_total = index;
-    if (!rc && index == 0 && nvsf_mfg_has_repeat(b->mfg))
+    if (!rc && !b->problems.count && index == 0 && nvsf_mfg_has_repeat(b->mfg))
         rc = nvsf_fail(err, NVSF_E_INPUT,
                        "%s has no device lines, but REPEAT keys take their "
                        "values from the first one: add the device lines",
                        a->values);
-    if (!rc && a->keys.kp_hmac_keyfile && b->devices_shard > 1)
+    if (!rc && !b->problems.count && a->keys.kp_hmac_keyfile &&
+        b->devices_shard > 1)
         rc = nvsf_fail(err, NVSF_E_INPUT,
                        "--kp_hmac_keyfile names one HMAC key file, but the "
                        "batch has %zu devices and each needs its own key: "
                        "leave --kp_hmac_keyfile out to get "
                        "keys/hmac-keys-<name>.bin per device",
                        b->devices_shard);
+    if (!rc && b->problems.count)
+        rc = b->problems.code;
     values_close(&vs);
     free(ids.slots);
     free(ids.lines);
@@ -553,7 +608,7 @@ static int job_run(batch *b, job *j, uint8_t *image, nvsf_error *err)
         xts = b->input_xts;
     }
     if (!rc)
-        rc = build_device(b, &j->dev, xts, image, err);
+        rc = build_device(b, &j->dev, xts, image, NULL, err);
     if (!rc && nvsf_mfg_write_device_csv(b->mfg, &j->dev, &csv))
         rc = nvsf_fail(err, NVSF_E_NOMEM, "out of memory");
     if (!rc)
@@ -1011,6 +1066,7 @@ int batch_run(const batch_options *o, const batch_callbacks *cb,
     res->devices_made = rc ? 0 : b.devices_shard;
     res->interrupted = rc && batch_stopped(&b);
     res->manifest_path = b.manifest_path;
+    res->problems = b.problems;
 
     nvsf_mfg_free(b.mfg);
     file_cache_free(&b.files);
@@ -1029,5 +1085,6 @@ int batch_run(const batch_options *o, const batch_callbacks *cb,
 void batch_result_free(batch_result *res)
 {
     free(res->manifest_path);
+    nvsf_errors_free(&res->problems);
     memset(res, 0, sizeof *res);
 }

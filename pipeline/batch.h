@@ -61,12 +61,15 @@ typedef struct batch_result {
     char *manifest_path;  /* malloc'd */
     int writing_started;  /* the failure came in pass 2 (all undone) */
     int interrupted;      /* stopped by a signal or the progress callback */
+    nvsf_errors problems; /* every problem the check found, in file/line
+                             order (then err holds the last one) */
 } batch_result;
 
 /* Check the options that do not depend on the files (before any work). */
 int batch_check_options(const batch_options *o, nvsf_error *err);
 
-/* Run the batch. Returns 0 or an NVSF_E_* code with err filled. */
+/* Run the batch. Returns 0 or an NVSF_E_* code with err filled; when the
+ * check pass found problems, res->problems lists them all. */
 int batch_run(const batch_options *o, const batch_callbacks *cb,
               batch_result *res, nvsf_error *err);
 

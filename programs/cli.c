@@ -69,6 +69,19 @@ int cli_fail(const char *prog, const nvsf_error *err)
     return EXIT_FAIL;
 }
 
+int cli_fail_all(const char *prog, const nvsf_errors *errs,
+                 const nvsf_error *err)
+{
+    if (!errs || errs->count == 0)
+        return cli_fail(prog, err);
+    size_t kept = errs->count < NVSF_ERRORS_KEEP ? errs->count : NVSF_ERRORS_KEEP;
+    for (size_t i = 0; i < kept; i++)
+        cli_error(prog, "%s", errs->messages[i]);
+    if (errs->count > kept)
+        cli_error(prog, "and %zu more", errs->count - kept);
+    return EXIT_FAIL;
+}
+
 int cli_has_bin_ext(const char *path)
 {
     const char *slash = strrchr(path, '/');

@@ -37,6 +37,11 @@ void cli_warning(const char *prog, const char *fmt, ...)
 /* Report a library error and return EXIT_FAIL. */
 int cli_fail(const char *prog, const nvsf_error *err);
 
+/* Report every problem of errs (the first NVSF_ERRORS_KEEP, then "and N
+ * more"), or err when errs holds none; return EXIT_FAIL. */
+int cli_fail_all(const char *prog, const nvsf_errors *errs,
+                 const nvsf_error *err);
+
 /* A subcommand: argv[0] is its own name; returns the exit code. */
 typedef int cli_command_fn(const char *prog, int argc, char **argv);
 typedef struct cli_command {

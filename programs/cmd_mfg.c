@@ -281,20 +281,20 @@ static int cmd_mfg_generate(const char *prog, int argc, char **argv)
                res.devices_made, res.devices_made == 1 ? "" : "s", outdir,
                o.keys.keygen ? ", keys/" : "", res.manifest_path);
     free(outdir);
-    int writing = res.writing_started, interrupted = res.interrupted;
-    batch_result_free(&res);
-    if (!rc)
-        return EXIT_OK;
-    if (err.code == NVSF_E_USAGE) {
+    int status = EXIT_OK;
+    if (rc && err.code == NVSF_E_USAGE) {
         fputs(text.usage, stderr);
         cli_fail(prog, &err);
-        return EXIT_USAGE;
+        status = EXIT_USAGE;
+    } else if (rc) {
+        cli_fail_all(prog, &res.problems, &err);
+        if (res.writing_started)
+            fprintf(stderr, "%s: nothing was left behind; fix the cause and "
+                            "run the same command again\n", prog);
+        status = res.interrupted ? EXIT_INTERRUPTED : EXIT_FAIL;
     }
-    cli_fail(prog, &err);
-    if (writing)
-        fprintf(stderr, "%s: nothing was left behind; fix the cause and run "
-                        "the same command again\n", prog);
-    return interrupted ? EXIT_INTERRUPTED : EXIT_FAIL;
+    batch_result_free(&res);
+    return status;
 }
 
 int cmd_mfg(const char *prog, int argc, char **argv)

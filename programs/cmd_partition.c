@@ -154,12 +154,14 @@ static int commit_with_image(fs_txn *txn, const char *output,
     return rc;
 }
 
-/* Exit status of a command: 130 after a signal, as shells expect. */
-static int command_status(const char *prog, int rc, const nvsf_error *err)
+/* Exit status of a command: 130 after a signal, as shells expect. The
+ * problems are errs' (when it holds any), else err. */
+static int command_status(const char *prog, int rc, const nvsf_errors *errs,
+                          const nvsf_error *err)
 {
     if (!rc)
         return EXIT_OK;
-    cli_fail(prog, err);
+    cli_fail_all(prog, errs, err);
     return plat_interrupted() ? EXIT_INTERRUPTED : EXIT_FAIL;
 }
 
@@ -180,25 +182,35 @@ static int parse_version(const char *prog, const char *text, int *version,
     return EXIT_USAGE;
 }
 
-/* Read every CSV and build the image in memory. */
+/* Read every CSV and build the image in memory; every problem of every
+ * CSV goes to errs. */
 static int build_image(const char *const *inputs, int ninputs, uint32_t size,
                        int version, const uint8_t *xts_key, uint8_t *image,
-                       nvsf_error *err)
+                       nvsf_errors *errs, nvsf_error *err)
 {
     nvsf_builder *b = NULL;
     nvsf_rows *rows = NULL;
     int rc = nvsf_builder_new(&b, size, version, xts_key, err);
     if (!rc)
         rc = nvsf_rows_new(&rows, b, fs_file_reader, NULL, err);
-    for (int i = 0; !rc && i < ninputs; i++) {
+    int setup = rc;
+    for (int i = 0; !setup && i < ninputs; i++) {
         uint8_t *csv;
         size_t len;
-        rc = plat_read_file(inputs[i], &csv, &len, err);
-        if (rc)
+        int r = plat_read_file(inputs[i], &csv, &len, err);
+        if (r) {
+            if (nvsf_errors_add(errs, err))
+                r = nvsf_fail(err, NVSF_E_NOMEM, "out of memory");
+        } else {
+            r = nvsf_rows_add_csv_all(rows, inputs[i], (const char *)csv, len,
+                                      errs, err);
+            nvsf_wipe(csv, len);
+            free(csv);
+        }
+        if (!rc)
+            rc = r;
+        if (r == NVSF_E_FULL || r == NVSF_E_NOMEM)
             break;
-        rc = nvsf_rows_add_csv(rows, inputs[i], (const char *)csv, len, err);
-        nvsf_wipe(csv, len);
-        free(csv);
     }
     if (!rc)
         rc = nvsf_builder_finish(b, image, err);
@@ -260,6 +272,7 @@ static int cmd_generate(const char *prog, int argc, char **argv, int encrypt)
     key_material km;
     memset(&km, 0, sizeof km);
     fs_txn txn = {.durable = 1};
+    nvsf_errors errs = {0};
     int have_key = 0;
 
     rc = nvsf_parse_size(size_arg, &size, &err);
@@ -297,7 +310,7 @@ static int cmd_generate(const char *prog, int argc, char **argv, int encrypt)
         rc = nvsf_fail(&err, NVSF_E_NOMEM, "out of memory");
     if (!rc)
         rc = build_image(pos, ninputs, size, version, have_key ? km.xts : NULL,
-                         image, &err);
+                         image, &errs, &err);
     if (!rc && nvsf_size_is_read_only(size))
         fprintf(stderr,
                 "note: the minimum size of a read/write NVS partition is "
@@ -326,7 +339,9 @@ static int cmd_generate(const char *prog, int argc, char **argv, int encrypt)
     free(outdir);
     free(output);
     free(pos);
-    return command_status(prog, rc, &err);
+    rc = command_status(prog, rc, &errs, &err);
+    nvsf_errors_free(&errs);
+    return rc;
 }
 
 int cmd_generate_key(const char *prog, int argc, char **argv)
@@ -383,7 +398,7 @@ int cmd_generate_key(const char *prog, int argc, char **argv)
     nvsf_wipe(hmac_in, sizeof hmac_in);
     keys_free(&km);
     free(outdir);
-    return command_status(prog, rc, &err);
+    return command_status(prog, rc, NULL, &err);
 }
 
 static int cmd_decrypt(const char *prog, int argc, char **argv)
@@ -442,7 +457,7 @@ static int cmd_decrypt(const char *prog, int argc, char **argv)
     }
     free(outdir);
     free(output);
-    return command_status(prog, rc, &err);
+    return command_status(prog, rc, NULL, &err);
 }
 
 static int cmd_generate_plain(const char *prog, int argc, char **argv)

@@ -41,6 +41,24 @@ typedef struct nvsf_error {
     char message[NVSF_ERROR_MAX];
 } nvsf_error;
 
+/*
+ * Every problem in one pass: where input has many independent lines (a
+ * partition CSV, a batch's values file), a caller can collect each
+ * problem rather than stop at the first. Messages stay in file/line order;
+ * the first NVSF_ERRORS_KEEP are kept and all are counted.
+ */
+#define NVSF_ERRORS_KEEP 100
+
+typedef struct nvsf_errors {
+    size_t count;                       /* problems found                  */
+    int code;                           /* the first one's code            */
+    char *messages[NVSF_ERRORS_KEEP];   /* the first ones (malloc'd)       */
+} nvsf_errors;
+
+/* Record err's message (a copy). Returns 0, or NVSF_E_NOMEM. */
+int nvsf_errors_add(nvsf_errors *errs, const nvsf_error *err);
+void nvsf_errors_free(nvsf_errors *errs);
+
 /* ---- format constants users need --------------------------------------- */
 
 #define NVSF_PAGE_SIZE 4096u
@@ -214,6 +232,15 @@ int nvsf_rows_add_value(nvsf_rows *r, const char *key, const char *encoding,
  */
 int nvsf_rows_add_csv(nvsf_rows *r, const char *source, const char *csv,
                       size_t len, nvsf_error *err);
+
+/*
+ * The same, going on past a bad row: each problem is added to errs, and
+ * the return value is 0 when there was none, else the first one's code
+ * (err holds the last). It stops early only where the rows that follow
+ * cannot be judged: a CSV it cannot read on, a full partition, no memory.
+ */
+int nvsf_rows_add_csv_all(nvsf_rows *r, const char *source, const char *csv,
+                          size_t len, nvsf_errors *errs, nvsf_error *err);
 
 /* ---- keys and encryption ----------------------------------------------- */
 

@@ -249,4 +249,28 @@ test_each_name_prints_its_own_usage() {
     [[ $(sed -n 2p <<<"$out") == "                                  input [input ...] output size" ]] || fail "nvs_partition_gen generate -h: $out"
 }
 
+test_every_problem_in_one_pass() {
+    printf 'ns,namespace,\nserial,data,string\nport,data,u8\nblob,file,binary\n' >config.csv
+    printf 'id,serial,port,blob\n1,A1,5,b.bin\n2,A2,300,b.bin\n3,A3,7,missing.bin\n4,A4,8,b.bin,extra\n5,A5,999,nope.bin\n' >values.csv
+    echo hi >b.bin
+    expect_fail mfg_gen generate config.csv values.csv dev 0x3000 --outdir out || return 1
+    local want="mfg_gen generate: error: values.csv:3: key 'port': value 300 is out of range for u8 (0..255)
+mfg_gen generate: error: values.csv:4: key 'blob': cannot open 'missing.bin': No such file or directory
+mfg_gen generate: error: values.csv:5: the line has 5 values for the header's 4 columns
+mfg_gen generate: error: values.csv:6: key 'port': value 999 is out of range for u8 (0..255)
+mfg_gen generate: error: values.csv:6: key 'blob': cannot open 'nope.bin': No such file or directory"
+    [[ $out == "$want" ]] || fail "got: $out" || return 1
+    [[ ! -e out ]] || fail "files written"
+}
+
+test_problems_listed_up_to_100() {
+    printf 'ns,namespace,\nport,data,u8\n' >config.csv
+    { echo port; for ((i = 0; i < 130; i++)); do echo 256; done; echo 1; } >values.csv
+    expect_fail mfg_gen generate config.csv values.csv dev 0x3000 --outdir out || return 1
+    [[ $(grep -c "is out of range" <<<"$out") == 100 ]] || fail "$(grep -c "is out of range" <<<"$out") problems listed" || return 1
+    [[ $(sed -n 100p <<<"$out") == *"values.csv:101: key 'port'"* ]] || fail "not in line order" || return 1
+    [[ $(tail -1 <<<"$out") == "mfg_gen generate: error: and 30 more" ]] || fail "last line: $(tail -1 <<<"$out")" || return 1
+    [[ ! -e out ]] || fail "files written"
+}
+
 run_tests

@@ -10,13 +10,14 @@ test_output_replaced_atomically() {
     small_csv
     expect_ok nvs_partition_gen generate in.csv out.bin 0x3000 || return 1
     local inode; inode=$(stat -c %i out.bin)
+    cp out.bin old.bin
     exec 3<out.bin # a reader of the old image keeps seeing it whole
     printf 'key,type,encoding,value\nns,namespace,,\nport,data,u8,6\n' >in.csv
     expect_ok nvs_partition_gen generate in.csv out.bin 0x3000 || return 1
     expect_ok nvs_partition_gen generate in.csv fresh.bin 0x3000 || return 1
     cmp -s out.bin fresh.bin || fail "out.bin is not the new image" || return 1
     [[ $(stat -c %i out.bin) != "$inode" ]] || fail "out.bin was rewritten in place, not renamed" || return 1
-    [[ $(stat -c %s /dev/fd/3) == 12288 ]] || fail "the old file was cut short"
+    cmp -s old.bin /dev/fd/3 || fail "a reader of the old file saw it change" || return 1
     exec 3<&-
     [[ $(mode_of out.bin) == 644 ]] || fail "mode $(mode_of out.bin)" || return 1
     [[ -z $(find . -name '.*nvsforge*') ]] || fail "temporary files left"
@@ -185,6 +186,18 @@ test_usage_errors() {
     expect_in "invalid choice" || return 1
     expect_fail nvs_partition_gen generate in.csv o.bin 0x3000 --version 3 || return 1
     expect_in "invalid choice"
+}
+
+test_every_problem_of_every_csv_in_one_pass() {
+    printf 'key,type,encoding,value\nns,namespace,,\na,data,u8,300\nb,file,binary,missing.bin\nok,data,u8,1\nd,data,i8,-200\n' >a.csv
+    printf 'key,type,encoding,value\nns,namespace,,\ne,data,hex2bin,abc\n' >b.csv
+    expect_fail nvs_partition_gen generate a.csv b.csv out.bin 0x3000 || return 1
+    local want="nvs_partition_gen generate: error: a.csv:3: key 'a': value 300 is out of range for u8 (0..255)
+nvs_partition_gen generate: error: a.csv:4: key 'b': cannot open 'missing.bin': No such file or directory
+nvs_partition_gen generate: error: a.csv:6: key 'd': value -200 is out of range for i8 (-128..127)
+nvs_partition_gen generate: error: b.csv:3: key 'e': "
+    [[ $out == "$want"* && $(wc -l <<<"$out") == 4 ]] || fail "got: $out" || return 1
+    [[ ! -e out.bin ]] || fail "out.bin written"
 }
 
 run_tests
