@@ -22,6 +22,17 @@
 int nvsf_sha256(const void *data, size_t len, uint8_t out[NVSF_SHA256_SIZE],
                 nvsf_error *err);
 
+/* SHA-256 of data given piece by piece (a file read as a stream, whose
+ * memory must not grow with its length). */
+typedef struct nvsf_sha256_stream nvsf_sha256_stream;
+int nvsf_sha256_stream_new(nvsf_sha256_stream **out, nvsf_error *err);
+int nvsf_sha256_stream_add(nvsf_sha256_stream *s, const void *data, size_t len,
+                           nvsf_error *err);
+/* The digest of everything added; s can take no more after it. */
+int nvsf_sha256_stream_end(nvsf_sha256_stream *s,
+                           uint8_t out[NVSF_SHA256_SIZE], nvsf_error *err);
+void nvsf_sha256_stream_free(nvsf_sha256_stream *s);
+
 /* HMAC-SHA256 of data under key. */
 int nvsf_hmac_sha256(const uint8_t *key, size_t key_len, const void *data,
                      size_t len, uint8_t out[NVSF_SHA256_SIZE],

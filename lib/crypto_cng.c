@@ -111,6 +111,57 @@ static int cng_digest(BCRYPT_ALG_HANDLE alg, const uint8_t *key, size_t key_len,
     return BCRYPT_SUCCESS(s) ? NVSF_OK : cng_fail(err, what, s);
 }
 
+struct nvsf_sha256_stream {
+    BCRYPT_HASH_HANDLE h;
+};
+
+int nvsf_sha256_stream_new(nvsf_sha256_stream **out, nvsf_error *err)
+{
+    int rc = cng_ready(err);
+    if (rc != NVSF_OK)
+        return rc;
+    nvsf_sha256_stream *s = calloc(1, sizeof *s);
+    if (!s)
+        return nvsf_fail(err, NVSF_E_NOMEM, "out of memory");
+    NTSTATUS st = BCryptCreateHash(cng.sha256, &s->h, NULL, 0, NULL, 0, 0);
+    if (!BCRYPT_SUCCESS(st)) {
+        free(s);
+        return cng_fail(err, "SHA-256", st);
+    }
+    *out = s;
+    return NVSF_OK;
+}
+
+int nvsf_sha256_stream_add(nvsf_sha256_stream *s, const void *data, size_t len,
+                           nvsf_error *err)
+{
+    const uint8_t *p = data;
+    while (len > 0) {
+        ULONG n = len > 0x40000000u ? 0x40000000u : (ULONG)len;
+        NTSTATUS st = BCryptHashData(s->h, (PUCHAR)p, n, 0);
+        if (!BCRYPT_SUCCESS(st))
+            return cng_fail(err, "SHA-256", st);
+        p += n;
+        len -= n;
+    }
+    return NVSF_OK;
+}
+
+int nvsf_sha256_stream_end(nvsf_sha256_stream *s,
+                           uint8_t out[NVSF_SHA256_SIZE], nvsf_error *err)
+{
+    NTSTATUS st = BCryptFinishHash(s->h, out, NVSF_SHA256_SIZE, 0);
+    return BCRYPT_SUCCESS(st) ? NVSF_OK : cng_fail(err, "SHA-256", st);
+}
+
+void nvsf_sha256_stream_free(nvsf_sha256_stream *s)
+{
+    if (s) {
+        BCryptDestroyHash(s->h);
+        free(s);
+    }
+}
+
 int nvsf_sha256(const void *data, size_t len, uint8_t out[NVSF_SHA256_SIZE],
                 nvsf_error *err)
 {

@@ -66,6 +66,49 @@ int nvsf_sha256(const void *data, size_t len, uint8_t out[NVSF_SHA256_SIZE],
     return NVSF_OK;
 }
 
+struct nvsf_sha256_stream {
+    EVP_MD_CTX *ctx;
+};
+
+int nvsf_sha256_stream_new(nvsf_sha256_stream **out, nvsf_error *err)
+{
+    nvsf_sha256_stream *s = malloc(sizeof *s);
+    if (!s)
+        return nvsf_fail(err, NVSF_E_NOMEM, "out of memory");
+    s->ctx = EVP_MD_CTX_new();
+    if (!s->ctx || EVP_DigestInit_ex(s->ctx, EVP_sha256(), NULL) != 1) {
+        nvsf_sha256_stream_free(s);
+        return ossl_fail(err, "SHA-256 failed");
+    }
+    *out = s;
+    return NVSF_OK;
+}
+
+int nvsf_sha256_stream_add(nvsf_sha256_stream *s, const void *data, size_t len,
+                           nvsf_error *err)
+{
+    if (EVP_DigestUpdate(s->ctx, data, len) != 1)
+        return ossl_fail(err, "SHA-256 failed");
+    return NVSF_OK;
+}
+
+int nvsf_sha256_stream_end(nvsf_sha256_stream *s,
+                           uint8_t out[NVSF_SHA256_SIZE], nvsf_error *err)
+{
+    unsigned int n = 0;
+    if (EVP_DigestFinal_ex(s->ctx, out, &n) != 1 || n != NVSF_SHA256_SIZE)
+        return ossl_fail(err, "SHA-256 failed");
+    return NVSF_OK;
+}
+
+void nvsf_sha256_stream_free(nvsf_sha256_stream *s)
+{
+    if (s) {
+        EVP_MD_CTX_free(s->ctx);
+        free(s);
+    }
+}
+
 int nvsf_hmac_sha256(const uint8_t *key, size_t key_len, const void *data,
                      size_t len, uint8_t out[NVSF_SHA256_SIZE],
                      nvsf_error *err)

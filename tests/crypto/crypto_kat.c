@@ -296,6 +296,36 @@ static void sha256_fips180(void)
                        "27ae41e4649b934ca495991b7852b855"));
 }
 
+/* The same two-block message given in pieces of every length from 1 to 9,
+ * and nothing at all. */
+static void sha256_stream_fips180(void)
+{
+    static const char two[] =
+        "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq";
+    for (size_t piece = 1; piece < 10; piece++) {
+        nvsf_sha256_stream *s = NULL;
+        uint8_t md[NVSF_SHA256_SIZE] = {0};
+        CHECK(nvsf_sha256_stream_new(&s, NULL) == NVSF_OK);
+        if (!s)
+            return;
+        for (size_t at = 0; at < strlen(two); at += piece) {
+            size_t n = strlen(two) - at < piece ? strlen(two) - at : piece;
+            CHECK(nvsf_sha256_stream_add(s, two + at, n, NULL) == NVSF_OK);
+        }
+        CHECK(nvsf_sha256_stream_end(s, md, NULL) == NVSF_OK);
+        nvsf_sha256_stream_free(s);
+        CHECK(same_hex(md, "248d6a61d20638b8e5c026930c3e6039"
+                           "a33ce45964ff2167f6ecedd419db06c1"));
+    }
+    nvsf_sha256_stream *s = NULL;
+    uint8_t md[NVSF_SHA256_SIZE] = {0};
+    CHECK(nvsf_sha256_stream_new(&s, NULL) == NVSF_OK);
+    CHECK(s && nvsf_sha256_stream_end(s, md, NULL) == NVSF_OK);
+    nvsf_sha256_stream_free(s);
+    CHECK(same_hex(md, "e3b0c44298fc1c149afbf4c8996fb924"
+                       "27ae41e4649b934ca495991b7852b855"));
+}
+
 /* RFC 4231, test cases 2 (short key) and 6 (a key longer than a block). */
 static void hmac_sha256_rfc4231(void)
 {
@@ -394,6 +424,7 @@ int main(void)
     xts_unit_lengths();
     xts_identical_key_halves();
     sha256_fips180();
+    sha256_stream_fips180();
     hmac_sha256_rfc4231();
     key_from_hmac();
     pbkdf2_hmac_sha1();
