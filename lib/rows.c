@@ -317,8 +317,8 @@ static int csv_rows(const char *source, const char *csv, size_t len,
     nvsf_csv_reader_free(rd);
     if (rc < 0 && errs && !stops_the_pass(rc) && nvsf_errors_add(errs, err))
         rc = nvsf_fail(err, NVSF_E_NOMEM, "out of memory");
-    if (first)
-        return first;
+    if (first && rc != NVSF_E_NOMEM)
+        return nvsf_fail(err, first, "%s", errs->messages[0]);
     return rc < 0 ? rc : 0;
 }
 

@@ -13,14 +13,36 @@
 #include "files.h"
 #include "mfg.h"
 #include "platform.h"
+#include "record.h"
 
 /* ---- shared state ------------------------------------------------------- */
 
-/* Files named by `file` values, read once for the whole batch while they
- * fit in a budget (most batches name the same few files on every line). */
+/* 64-bit FNV-1a of a text: the file cache's table and the ids' set. */
+static uint64_t text_hash(const char *s)
+{
+    uint64_t h = 1469598103934665603ull;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211ull;
+    return h ? h : 1;
+}
+
+static int sha256_hex(const void *data, size_t len, char out[65],
+                      nvsf_error *err)
+{
+    uint8_t md[NVSF_SHA256_SIZE];
+    int rc = nvsf_sha256(data, len, md, err);
+    if (rc == NVSF_OK)
+        sha256_to_hex(md, out);
+    return rc;
+}
+
+/* Files named by `file` values: every path seen, found by hash, each read
+ * once while they fit in a budget (most batches name the same few files on
+ * every line), and each recorded with its SHA-256 for run.json the first
+ * time it is read. */
 typedef struct file_cache_entry {
     char *path;
-    uint8_t *data;
+    uint8_t *data; /* NULL when over the budget: read again each time */
     size_t len;
 } file_cache_entry;
 
@@ -28,62 +50,114 @@ typedef struct file_cache {
     plat_mutex *lock;
     file_cache_entry *entries;
     size_t count, cap, bytes;
+    size_t *table; /* entry index + 1 (0: free), table_cap a power of 2 */
+    size_t table_cap;
+    run_record *record;
 } file_cache;
 
 #define FILE_CACHE_BUDGET (64u << 20)
+
+static file_cache_entry *cache_find(const file_cache *c, const char *path)
+{
+    if (!c->table_cap)
+        return NULL;
+    for (size_t j = text_hash(path) & (c->table_cap - 1); c->table[j];
+         j = (j + 1) & (c->table_cap - 1))
+        if (strcmp(c->entries[c->table[j] - 1].path, path) == 0)
+            return &c->entries[c->table[j] - 1];
+    return NULL;
+}
+
+/* A new path (lock held): its entry, its data while within the budget, and
+ * its line in run.json. */
+static int cache_add(file_cache *c, const char *path, const uint8_t *data,
+                     size_t len, nvsf_error *err)
+{
+    char sha[65];
+    int rc = sha256_hex(data, len, sha, err);
+    if (rc)
+        return rc;
+    if ((c->count + 1) * 2 > c->table_cap) {
+        size_t cap = c->table_cap ? c->table_cap * 2 : 64;
+        size_t *table = calloc(cap, sizeof *table);
+        file_cache_entry *e = realloc(c->entries, cap / 2 * sizeof *e);
+        if (e)
+            c->entries = e;
+        if (!table || !e) {
+            free(table);
+            return nvsf_fail(err, NVSF_E_NOMEM, "out of memory");
+        }
+        for (size_t k = 0; k < c->count; k++) {
+            size_t j = text_hash(c->entries[k].path) & (cap - 1);
+            while (table[j])
+                j = (j + 1) & (cap - 1);
+            table[j] = k + 1;
+        }
+        free(c->table);
+        c->table = table;
+        c->table_cap = cap;
+    }
+    file_cache_entry *e = &c->entries[c->count];
+    memset(e, 0, sizeof *e);
+    if (!(e->path = strdup(path)))
+        return nvsf_fail(err, NVSF_E_NOMEM, "out of memory");
+    if (c->bytes + len <= FILE_CACHE_BUDGET && (e->data = malloc(len + 1))) {
+        memcpy(e->data, data, len);
+        e->len = len;
+        c->bytes += len;
+    }
+    if ((rc = run_record_add(c->record, "file", path, sha, err))) {
+        free(e->data);
+        free(e->path);
+        return rc;
+    }
+    size_t j = text_hash(path) & (c->table_cap - 1);
+    while (c->table[j])
+        j = (j + 1) & (c->table_cap - 1);
+    c->table[j] = ++c->count;
+    return 0;
+}
 
 static int cached_file_reader(void *ctx, const char *path, uint8_t **data,
                               size_t *len, nvsf_error *err)
 {
     file_cache *c = ctx;
     plat_mutex_lock(c->lock);
-    for (size_t i = 0; i < c->count; i++) {
-        if (strcmp(c->entries[i].path, path) == 0) {
-            *len = c->entries[i].len;
-            *data = malloc(*len + 1);
-            if (*data)
-                memcpy(*data, c->entries[i].data, *len);
-            plat_mutex_unlock(c->lock);
-            return *data ? 0 : nvsf_fail(err, NVSF_E_NOMEM, "out of memory");
-        }
+    const file_cache_entry *e = cache_find(c, path);
+    if (e && e->data) {
+        *len = e->len;
+        *data = malloc(*len + 1);
+        if (*data)
+            memcpy(*data, e->data, *len);
+        plat_mutex_unlock(c->lock);
+        return *data ? 0 : nvsf_fail(err, NVSF_E_NOMEM, "out of memory");
     }
+    int known = e != NULL;
     plat_mutex_unlock(c->lock);
     int rc = plat_read_file(path, data, len, err);
-    if (rc)
+    if (rc || known)
         return rc;
     plat_mutex_lock(c->lock);
-    if (c->bytes + *len <= FILE_CACHE_BUDGET) {
-        if (c->count == c->cap) {
-            size_t cap = c->cap ? c->cap * 2 : 16;
-            file_cache_entry *e = realloc(c->entries, cap * sizeof *e);
-            if (e) {
-                c->entries = e;
-                c->cap = cap;
-            }
-        }
-        uint8_t *copy = malloc(*len + 1);
-        char *p = strdup(path);
-        if (c->count < c->cap && copy && p) {
-            memcpy(copy, *data, *len);
-            c->entries[c->count++] = (file_cache_entry){p, copy, *len};
-            c->bytes += *len;
-        } else {
-            free(copy);
-            free(p);
-        }
-    }
+    if (!cache_find(c, path))
+        rc = cache_add(c, path, *data, *len, err);
     plat_mutex_unlock(c->lock);
-    return 0;
+    if (rc) {
+        free(*data);
+        *data = NULL;
+    }
+    return rc;
 }
 
 static void file_cache_free(file_cache *c)
 {
     for (size_t i = 0; i < c->count; i++) {
-        nvsf_wipe(c->entries[i].data, c->entries[i].len);
+        if (c->entries[i].data)
+            nvsf_wipe(c->entries[i].data, c->entries[i].len);
         free(c->entries[i].data);
         free(c->entries[i].path);
     }
     free(c->entries);
+    free(c->table);
 }
 
 /* The names of one device's outputs. */
@@ -113,6 +187,8 @@ typedef struct batch {
     size_t devices_total;  /* device lines in the values file */
     size_t devices_shard;  /* of them, in this shard */
     char *manifest_path;
+    char *run_path;        /* run.json (run-K-of-N.json for a shard) */
+    run_record record;     /* its inputs */
     char *journal_path;    /* <outdir>/.<manifest name>.journal */
     char *created_path;    /* <values>_created.csv, or NULL */
     int cancelled;         /* the progress callback asked to stop */
@@ -262,29 +338,34 @@ static int build_device(batch *b, const nvsf_mfg_device *dev,
 
 /* ---- reading the values file ------------------------------------------- */
 
-static long read_stream(void *ctx, char *buf, size_t cap, nvsf_error *err)
-{
-    FILE *f = ctx;
-    size_t r = fread(buf, 1, cap, f);
-    if (r == 0 && ferror(f))
-        return nvsf_fail(err, NVSF_E_IO, "cannot read the values file: %s",
-                         strerror(errno));
-    return (long)r;
-}
-
 typedef struct values_stream {
     FILE *f;
+    nvsf_sha256_stream *sha; /* pass 1: the file's SHA-256, as it is read */
     nvsf_csv_reader *rd;
     nvsf_csv_record header;
 } values_stream;
 
-static int values_open(batch *b, values_stream *vs, nvsf_error *err)
+static long read_stream(void *ctx, char *buf, size_t cap, nvsf_error *err)
 {
+    values_stream *vs = ctx;
+    size_t r = fread(buf, 1, cap, vs->f);
+    if (r == 0 && ferror(vs->f))
+        return nvsf_fail(err, NVSF_E_IO, "cannot read the values file: %s",
+                         strerror(errno));
+    if (vs->sha && nvsf_sha256_stream_add(vs->sha, buf, r, err))
+        return err->code;
+    return (long)r;
+}
+
+static int values_open(batch *b, values_stream *vs, int hash, nvsf_error *err)
+{
+    if (hash && nvsf_sha256_stream_new(&vs->sha, err))
+        return err->code;
     vs->f = plat_open_read(b->a->values);
     if (!vs->f)
         return nvsf_fail(err, NVSF_E_IO, "cannot open '%s': %s", b->a->values,
                          strerror(errno));
-    vs->rd = nvsf_csv_reader_stream(b->a->values, read_stream, vs->f,
+    vs->rd = nvsf_csv_reader_stream(b->a->values, read_stream, vs,
                                     NVSF_CSV_SKIP_BLANK);
     if (!vs->rd)
         return nvsf_fail(err, NVSF_E_NOMEM, "out of memory");
@@ -305,8 +386,8 @@ static void values_close(values_stream *vs)
     nvsf_csv_reader_free(vs->rd);
     if (vs->f)
         fclose(vs->f);
-    vs->rd = NULL;
-    vs->f = NULL;
+    nvsf_sha256_stream_free(vs->sha);
+    memset(vs, 0, sizeof *vs);
 }
 
 /* ---- pass 1: check everything ------------------------------------------ */
@@ -317,14 +398,6 @@ typedef struct id_set {
     unsigned *lines;
     size_t cap, count;
 } id_set;
-
-static uint64_t id_hash(const char *s)
-{
-    uint64_t h = 1469598103934665603ull;
-    for (; *s; s++)
-        h = (h ^ (unsigned char)*s) * 1099511628211ull;
-    return h ? h : 1;
-}
 
 /* 0 if added, the earlier line if present, < 0 on no memory. */
 static long id_set_add(id_set *s, const char *id, unsigned line)
@@ -353,7 +426,7 @@ static long id_set_add(id_set *s, const char *id, unsigned line)
         s->lines = lines;
         s->cap = cap;
     }
-    uint64_t h = id_hash(id);
+    uint64_t h = text_hash(id);
     size_t j = h & (s->cap - 1);
     while (s->slots[j]) {
         if (s->slots[j] == h)
@@ -438,15 +511,23 @@ static int batch_check(batch *b, nvsf_error *err)
     values_stream vs = {0};
     id_set ids = {0};
     uint8_t *image = malloc(a->size);
-    int rc = image ? values_open(b, &vs, err)
+    int rc = image ? values_open(b, &vs, 1, err)
                    : nvsf_fail(err, NVSF_E_NOMEM, "out of memory");
     nvsf_csv_record rec;
     size_t index = 0;
     while (!rc) {
         int more = nvsf_csv_next(vs.rd, &rec, err);
-        if (more <= 0) {
-            if (more < 0) /* the file cannot be read on */
-                rc = note(b, more, err);
+        if (more < 0) { /* the file cannot be read on */
+            rc = note(b, more, err);
+            break;
+        }
+        if (more == 0) {
+            uint8_t md[NVSF_SHA256_SIZE];
+            char sha[65];
+            if (!(rc = nvsf_sha256_stream_end(vs.sha, md, err))) {
+                sha256_to_hex(md, sha);
+                rc = run_record_add(&b->record, "values", a->values, sha, err);
+            }
             break;
         }
         nvsf_mfg_device dev;
@@ -493,7 +574,7 @@ static int batch_check(batch *b, nvsf_error *err)
                        "keys/hmac-keys-<name>.bin per device",
                        b->devices_shard);
     if (!rc && b->problems.count)
-        rc = b->problems.code;
+        rc = nvsf_fail(err, b->problems.code, "%s", b->problems.messages[0]);
     values_close(&vs);
     free(ids.slots);
     free(ids.lines);
@@ -532,16 +613,6 @@ typedef struct pool {
     int closing; /* no more jobs will come */
     batch *b;
 } pool;
-
-static int sha256_hex(const void *data, size_t len, char out[65],
-                      nvsf_error *err)
-{
-    uint8_t md[NVSF_SHA256_SIZE];
-    int rc = nvsf_sha256(data, len, md, err);
-    for (unsigned i = 0; rc == NVSF_OK && i < NVSF_SHA256_SIZE; i++)
-        snprintf(out + 2 * (size_t)i, 3, "%02x", md[i]);
-    return rc;
-}
 
 /* Copy a device's rows so the reader can move on. */
 static int job_fill(job *j, const nvsf_mfg *m, const nvsf_mfg_device *dev,
@@ -660,11 +731,16 @@ static void worker_main(void *arg)
 /* What pass 2 writes besides the devices' files. */
 typedef struct batch_out {
     fs_stream manifest;
+    fs_stream run;      /* run.json */
     fs_stream created;  /* <values>_created.csv, when written */
     FILE *journal;      /* committed paths, NUL-separated, for rollback */
     size_t committed;
 } batch_out;
 
+#define MANIFEST_HEADER \
+    "id,image,image_sha256,key,key_sha256,hmac_key,hmac_key_sha256\n"
+
+/* A manifest line: CSV with "\n" line ends (awk -F, and cut read it). */
 static int write_manifest_line(batch *b, batch_out *o, const job *j)
 {
     const char *f[7] = {j->names.id, j->names.bin, j->sha[0],
@@ -675,6 +751,10 @@ static int write_manifest_line(batch *b, batch_out *o, const job *j)
         fl[i] = strlen(f[i]);
     nvsf_buf line = {0};
     int rc = nvsf_csv_write_record(&line, f, fl, 7);
+    if (!rc && line.len >= 2 && line.data[line.len - 2] == '\r') {
+        line.data[line.len - 2] = '\n';
+        line.len--;
+    }
     if (!rc && fwrite(line.data, 1, line.len, o->manifest.f) != line.len)
         rc = -1;
     nvsf_buf_free(&line);
@@ -787,6 +867,29 @@ static int write_created_row(const nvsf_mfg_device *dev, FILE *f)
     return rc;
 }
 
+/* run.json: the run's record, as it ends. */
+static int write_run_record(batch *b, batch_out *o, nvsf_error *err)
+{
+    const batch_options *a = b->a;
+    run_summary s = {.command_line = a->command_line,
+                     .command_line_len = a->command_line_len,
+                     .devices = o->committed,
+                     .devices_total = b->devices_total,
+                     .shard_k = a->shard_k,
+                     .shard_n = a->shard_n,
+                     .manifest = b->manifest_path,
+                     .finished = time(NULL)};
+    nvsf_buf json = {0};
+    int rc = run_record_json(&b->record, &s, &json);
+    if (rc)
+        rc = nvsf_fail(err, NVSF_E_NOMEM, "out of memory");
+    else if (fwrite(json.data, 1, json.len, o->run.f) != json.len)
+        rc = nvsf_fail(err, NVSF_E_IO, "cannot write '%s': %s", b->run_path,
+                       strerror(errno));
+    nvsf_buf_free(&json);
+    return rc;
+}
+
 static int batch_write(batch *b, nvsf_error *err)
 {
     const batch_options *a = b->a;
@@ -816,10 +919,15 @@ static int batch_write(batch *b, nvsf_error *err)
                        b->journal_path, strerror(errno));
     if (!rc)
         rc = fs_stream_open(&o.manifest, b->manifest_path, err);
+    if (!rc && fputs(MANIFEST_HEADER, o.manifest.f) < 0)
+        rc = nvsf_fail(err, NVSF_E_IO, "cannot write '%s': %s",
+                       b->manifest_path, strerror(errno));
+    if (!rc)
+        rc = fs_stream_open(&o.run, b->run_path, err);
     if (!rc && b->created_path)
         rc = fs_stream_open(&o.created, b->created_path, err);
     if (!rc)
-        rc = values_open(b, &vs, err);
+        rc = values_open(b, &vs, 0, err);
     if (!rc && b->created_path) {
         nvsf_buf line = {0};
         const char **f = malloc(vs.header.nfields * sizeof *f + 1);
@@ -909,14 +1017,28 @@ static int batch_write(batch *b, nvsf_error *err)
     if (!rc && plat_sync_tree(a->outdir) != 0)
         rc = nvsf_fail(err, NVSF_E_IO, "cannot sync the output folder: %s",
                        strerror(errno));
+    if (!rc)
+        rc = write_run_record(b, &o, err);
+    /* The last files go in the journal too: a failure between their
+     * renames removes what is in place. */
+    const char *last[3] = {b->created_path, b->manifest_path, b->run_path};
+    for (int i = 0; !rc && i < 3; i++)
+        if (last[i])
+            fwrite(last[i], 1, strlen(last[i]) + 1, o.journal);
+    if (!rc && fflush(o.journal) != 0)
+        rc = nvsf_fail(err, NVSF_E_IO, "cannot write the journal '%s': %s",
+                       b->journal_path, strerror(errno));
     if (!rc && b->created_path)
         rc = fs_stream_commit(&o.created, 1, err);
     if (!rc)
         rc = fs_stream_commit(&o.manifest, 1, err);
+    if (!rc)
+        rc = fs_stream_commit(&o.run, 1, err);
     if (rc) {
         rollback(b, &o);
         fs_stream_abort(&o.created);
         fs_stream_abort(&o.manifest);
+        fs_stream_abort(&o.run);
     }
     if (o.journal) {
         fclose(o.journal);
@@ -989,8 +1111,12 @@ static int batch_paths(batch *b, nvsf_error *err)
                  a->shard_n);
     else
         snprintf(name, sizeof name, "manifest.csv");
-    char journal[80], values_dir[4096];
+    char journal[80], run[64], values_dir[4096];
     snprintf(journal, sizeof journal, ".%s.journal", name);
+    if (a->shard_n > 1)
+        snprintf(run, sizeof run, "run-%lu-of-%lu.json", a->shard_k, a->shard_n);
+    else
+        snprintf(run, sizeof run, "run.json");
     snprintf(values_dir, sizeof values_dir, "%s", a->values);
     char *slash = strrchr(values_dir, '/');
     if (slash)
@@ -998,6 +1124,7 @@ static int batch_paths(batch *b, nvsf_error *err)
     else
         snprintf(values_dir, sizeof values_dir, ".");
     if (!(b->manifest_path = fs_join(a->outdir, name)) ||
+        !(b->run_path = fs_join(a->outdir, run)) ||
         !(b->journal_path = fs_join(a->outdir, journal)))
         return nvsf_fail(err, NVSF_E_NOMEM, "out of memory");
     if (plat_exists(b->journal_path))
@@ -1032,11 +1159,18 @@ int batch_run(const batch_options *o, const batch_callbacks *cb,
     uint8_t *config = NULL;
     size_t config_len = 0;
 
+    b.record.started = time(NULL);
+    b.files.record = &b.record;
+    char sha[65];
     int rc = batch_check_options(o, err);
     if (!rc && !(b.files.lock = plat_mutex_new()))
         rc = nvsf_fail(err, NVSF_E_NOMEM, "out of memory");
     if (!rc)
         rc = plat_read_file(o->conf, &config, &config_len, err);
+    if (!rc)
+        rc = sha256_hex(config, config_len, sha, err);
+    if (!rc)
+        rc = run_record_add(&b.record, "config", o->conf, sha, err);
     if (!rc)
         rc = nvsf_mfg_new(&b.mfg, o->conf, (const char *)config, config_len, err);
     if (!rc && o->keys.inputkey) {
@@ -1048,9 +1182,17 @@ int batch_run(const batch_options *o, const batch_callbacks *cb,
             nvsf_wipe(data, len);
             free(data);
         }
+        if (!rc)
+            rc = run_record_add(&b.record, "inputkey", o->keys.inputkey,
+                                b.input_key_sha, err);
     }
     if (!rc && o->keys.kp_hmac_inputkey)
         rc = keys_read_hmac(o->keys.kp_hmac_inputkey, b.input_hmac, err);
+    if (!rc && o->keys.kp_hmac_inputkey)
+        rc = sha256_hex(b.input_hmac, sizeof b.input_hmac, sha, err);
+    if (!rc && o->keys.kp_hmac_inputkey)
+        rc = run_record_add(&b.record, "kp_hmac_inputkey",
+                            o->keys.kp_hmac_inputkey, sha, err);
     if (!rc)
         rc = batch_paths(&b, err);
     if (!rc) {
@@ -1066,6 +1208,7 @@ int batch_run(const batch_options *o, const batch_callbacks *cb,
     res->devices_made = rc ? 0 : b.devices_shard;
     res->interrupted = rc && batch_stopped(&b);
     res->manifest_path = b.manifest_path;
+    res->run_path = b.run_path;
     res->problems = b.problems;
 
     nvsf_mfg_free(b.mfg);
@@ -1074,6 +1217,7 @@ int batch_run(const batch_options *o, const batch_callbacks *cb,
     nvsf_wipe(&b.input_xts, sizeof b.input_xts);
     nvsf_wipe(&b.input_hmac, sizeof b.input_hmac);
     free(b.journal_path);
+    run_record_free(&b.record);
     free(b.created_path);
     if (config) {
         nvsf_wipe(config, config_len);
@@ -1085,6 +1229,7 @@ int batch_run(const batch_options *o, const batch_callbacks *cb,
 void batch_result_free(batch_result *res)
 {
     free(res->manifest_path);
+    free(res->run_path);
     nvsf_errors_free(&res->problems);
     memset(res, 0, sizeof *res);
 }

@@ -40,6 +40,9 @@ typedef struct batch_options {
     int jobs;           /* worker threads */
     const char *outdir; /* output folder ("~" already expanded) */
     key_options keys;
+    /* The command line as run.json records it (the caller's words). */
+    const char *const *command_line;
+    size_t command_line_len;
 } batch_options;
 
 enum batch_phase { BATCH_CHECKING, BATCH_WRITING };
@@ -59,10 +62,11 @@ typedef struct batch_result {
     size_t devices_total; /* device lines in the values file */
     size_t devices_made;  /* of them, in this shard: the images made */
     char *manifest_path;  /* malloc'd */
+    char *run_path;       /* run.json, malloc'd */
     int writing_started;  /* the failure came in pass 2 (all undone) */
     int interrupted;      /* stopped by a signal or the progress callback */
     nvsf_errors problems; /* every problem the check found, in file/line
-                             order (then err holds the last one) */
+                             order (err holds the first one) */
 } batch_result;
 
 /* Check the options that do not depend on the files (before any work). */

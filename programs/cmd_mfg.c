@@ -268,7 +268,21 @@ static int cmd_mfg_generate(const char *prog, int argc, char **argv)
                           .warning = warning_show};
     batch_result res = {0};
 
-    rc = parse_args(&a, &o, &err);
+    /* run.json records the command as typed: the program's words, then
+     * the arguments. */
+    char words[128];
+    snprintf(words, sizeof words, "%s", prog);
+    const char **line = calloc((size_t)argc + 4, sizeof *line);
+    size_t nline = 0;
+    for (char *w = strtok(words, " "); line && w && nline < 3; w = strtok(NULL, " "))
+        line[nline++] = w;
+    for (int i = 1; line && i < argc; i++)
+        line[nline++] = argv[i];
+    o.command_line = line;
+    o.command_line_len = nline;
+
+    rc = line ? parse_args(&a, &o, &err)
+              : nvsf_fail(&err, NVSF_E_NOMEM, "out of memory");
     if (!rc && !(o.outdir = outdir = fs_expand_home(a.outdir_arg)))
         rc = nvsf_fail(&err, NVSF_E_NOMEM, "out of memory");
     if (!rc)
@@ -277,10 +291,12 @@ static int cmd_mfg_generate(const char *prog, int argc, char **argv)
         cli_warning(prog, "%s has no device lines%s", o.values,
                     o.shard_n > 1 ? " in this shard" : "");
     if (!rc && !a.quiet)
-        printf("Created %zu device image%s in %s (bin/, csv/%s); manifest: %s\n",
+        printf("Created %zu device image%s in %s (bin/, csv/%s); manifest: %s; "
+               "record of the run: %s\n",
                res.devices_made, res.devices_made == 1 ? "" : "s", outdir,
-               o.keys.keygen ? ", keys/" : "", res.manifest_path);
+               o.keys.keygen ? ", keys/" : "", res.manifest_path, res.run_path);
     free(outdir);
+    free(line);
     int status = EXIT_OK;
     if (rc && err.code == NVSF_E_USAGE) {
         fputs(text.usage, stderr);

@@ -236,7 +236,7 @@ int nvsf_rows_add_csv(nvsf_rows *r, const char *source, const char *csv,
 /*
  * The same, going on past a bad row: each problem is added to errs, and
  * the return value is 0 when there was none, else the first one's code
- * (err holds the last). It stops early only where the rows that follow
+ * (err holds its message). It stops early only where the rows that follow
  * cannot be judged: a CSV it cannot read on, a full partition, no memory.
  */
 int nvsf_rows_add_csv_all(nvsf_rows *r, const char *source, const char *csv,

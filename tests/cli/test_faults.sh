@@ -33,7 +33,7 @@ signal_midway() { # signal_midway SIG
     expect_clean out || return 1
     [[ ! -e out ]] || fail "the folders the run made are left: $(find out)" || return 1
     expect_ok mfg --outdir out --keygen || return 1
-    [[ $(wc -l <out/manifest.csv) == 3000 ]] || fail "the rerun did not complete the batch"
+    [[ $(wc -l <out/manifest.csv) == 3001 ]] || fail "the rerun did not complete the batch"
 }
 
 test_sigint_during_batch() { signal_midway INT; }
@@ -53,7 +53,7 @@ test_killed_run_says_how_to_go_on() {
     find out . -name '.*.nvsforge-*' -delete
     [[ -z $(find out -type f) ]] || fail "the journal missed files: $(find out -type f | head -3)" || return 1
     expect_ok mfg --outdir out || return 1
-    [[ $(wc -l <out/manifest.csv) == 3000 ]] || fail "rerun incomplete"
+    [[ $(wc -l <out/manifest.csv) == 3001 ]] || fail "rerun incomplete"
 }
 
 test_file_size_limit_midway() {
@@ -66,7 +66,7 @@ test_file_size_limit_midway() {
     expect_in "File too large" && expect_in "nothing was left behind" || return 1
     expect_clean out || return 1
     expect_ok mfg --outdir out || return 1
-    [[ $(wc -l <out/manifest.csv) == 2000 ]] || fail "rerun incomplete"
+    [[ $(wc -l <out/manifest.csv) == 2001 ]] || fail "rerun incomplete"
 }
 
 test_file_size_limit_single_image() {

@@ -28,14 +28,15 @@ test_bad_file_in_last_line_writes_nothing() {
 test_rerun_remakes_outputs() {
     make_job 5
     expect_ok mfg --outdir out || return 1
-    local before; before=$(cd out && find . -type f -exec sha256sum {} + | sort)
+    # run.json records the times of the run: all else is the same again.
+    local before; before=$(cd out && find . -type f ! -name run.json -exec sha256sum {} + | sort)
     local created; created=$(sha values_created.csv)
     echo stale >out/bin/Sample-2.bin
     local inode; inode=$(stat -c %i out/bin/Sample-3.bin)
     # As ESP-IDF's build does: the same command again remakes every output,
     # values_created.csv and the manifest included.
     expect_ok mfg --outdir out || return 1
-    [[ $(cd out && find . -type f -exec sha256sum {} + | sort) == "$before" ]] || fail "outputs differ from the first run" || return 1
+    [[ $(cd out && find . -type f ! -name run.json -exec sha256sum {} + | sort) == "$before" ]] || fail "outputs differ from the first run" || return 1
     [[ $(sha values_created.csv) == "$created" ]] || fail "values_created.csv differs" || return 1
     [[ $(stat -c %i out/bin/Sample-3.bin) != "$inode" ]] || fail "an image was rewritten in place, not renamed" || return 1
     # REPEAT keys into a fresh folder: values_created.csv is simply remade.
@@ -57,15 +58,21 @@ test_existing_key_refuses_all_before_writing() {
 test_manifest_hashes_match() {
     make_job 7
     expect_ok mfg --outdir out --keygen || return 1
-    [[ $(wc -l <out/manifest.csv) == 7 ]] || fail "manifest lines" || return 1
+    [[ $(head -n 1 out/manifest.csv) == "id,image,image_sha256,key,key_sha256,hmac_key,hmac_key_sha256" ]] ||
+        fail "manifest header: $(head -n 1 out/manifest.csv)" || return 1
+    [[ $(wc -l <out/manifest.csv) == 8 ]] || fail "manifest lines" || return 1
+    ! grep -q $'\r' out/manifest.csv || fail "a carriage return in the manifest" || return 1
+    # The last column as awk -F, sees it: exactly the hash.
+    [[ $(awk -F, 'NR == 2 { print $5 }' out/manifest.csv) == "$(sha out/keys/keys-Sample-1.bin)" ]] ||
+        fail "awk's last column: $(awk -F, 'NR == 2 { print $5 }' out/manifest.csv | od -c | head -2)" || return 1
     local id img ih key kh rest n=0
     while IFS=, read -r id img ih key kh rest; do
         n=$((n + 1))
         [[ $id == "$n" ]] || fail "id $id on line $n" || return 1
         [[ $img == "out/bin/Sample-$n.bin" && $key == "out/keys/keys-Sample-$n.bin" ]] || fail "paths $img $key" || return 1
         [[ $(sha "$img") == "$ih" ]] || fail "image hash of $img" || return 1
-        [[ $(sha "$key") == "${kh%$'\r'}" ]] || fail "key hash of $key" || return 1
-    done <out/manifest.csv
+        [[ $(sha "$key") == "$kh" ]] || fail "key hash of $key" || return 1
+    done < <(tail -n +2 out/manifest.csv)
     [[ $(mode_of out/keys/keys-Sample-3.bin) == 600 ]] || fail "key file mode"
 }
 
@@ -90,8 +97,13 @@ shard_union() { # shard_union EXTRA-OPTIONS...
     diff -r full/out/bin sharded/out/bin && diff -r full/out/csv sharded/out/csv || { fail "shards differ from the full run"; return 1; }
     if [[ -d full/out/keys ]]; then diff -r full/out/keys sharded/out/keys || { fail "keys differ"; return 1; }; fi
     cmp full/values_created.csv sharded/values_created.csv || { fail "values_created.csv differs"; return 1; }
-    [[ $(cat sharded/out/manifest-{0,1,2}-of-3.csv | sort) == $(sort full/out/manifest.csv) ]] ||
-        fail "shard manifests do not make the full manifest"
+    # The README's join: one header, then every shard's lines.
+    { head -n 1 sharded/out/manifest-0-of-3.csv; tail -q -n +2 sharded/out/manifest-*-of-3.csv; } >joined.csv
+    [[ $(head -n 1 joined.csv) == "$(head -n 1 full/out/manifest.csv)" ]] || fail "shard manifest header" || return 1
+    [[ $(tail -n +2 joined.csv | sort) == $(tail -n +2 full/out/manifest.csv | sort) ]] ||
+        fail "shard manifests do not make the full manifest" || return 1
+    [[ $(jq -c .shard sharded/out/run-1-of-3.json) == '{"k":1,"n":3}' && $(jq .devices sharded/out/run-1-of-3.json) == 3 ]] ||
+        fail "shard run record: $(cat sharded/out/run-1-of-3.json)"
 }
 
 test_shards_union_equals_full_run() {
@@ -271,6 +283,29 @@ test_problems_listed_up_to_100() {
     [[ $(sed -n 100p <<<"$out") == *"values.csv:101: key 'port'"* ]] || fail "not in line order" || return 1
     [[ $(tail -1 <<<"$out") == "mfg_gen generate: error: and 30 more" ]] || fail "last line: $(tail -1 <<<"$out")" || return 1
     [[ ! -e out ]] || fail "files written"
+}
+
+test_run_record() {
+    make_job 4
+    expect_ok mfg_gen generate samples/sample_config.csv values.csv Sample 0x6000 --outdir out --quiet || return 1
+    local r=out/run.json
+    jq -e . $r >/dev/null || fail "run.json is not JSON: $(cat $r)" || return 1
+    [[ $(jq -r .nvsforge_version $r) == "$(nvsforge --version | cut -d' ' -f2)" ]] || fail "version" || return 1
+    [[ $(jq -c .command_line $r) == '["mfg_gen","generate","samples/sample_config.csv","values.csv","Sample","0x6000","--outdir","out","--quiet"]' ]] ||
+        fail "command line: $(jq -c .command_line $r)" || return 1
+    [[ $(jq -r '.inputs[] | select(.role == "config") | .sha256' $r) == "$(sha samples/sample_config.csv)" ]] || fail "config hash" || return 1
+    [[ $(jq -r '.inputs[] | select(.role == "values") | .sha256' $r) == "$(sha values.csv)" ]] || fail "values hash" || return 1
+    local f n=0
+    for f in testdata/sample_blob.bin testdata/sample_multipage_blob.bin; do
+        [[ $(jq -r --arg p "$f" '.inputs[] | select(.path == $p) | .sha256' $r) == "$(sha $f)" ]] || fail "no hash of $f: $(cat $r)" || return 1
+    done
+    [[ $(jq '.devices, .devices_in_values_file' $r | tr '\n' ' ') == "4 4 " && $(jq -c .shard $r) == '{"k":0,"n":1}' ]] ||
+        fail "counts: $(cat $r)" || return 1
+    local start end
+    start=$(jq -r .started_utc $r) end=$(jq -r .finished_utc $r)
+    [[ $start =~ ^20[0-9][0-9]-[01][0-9]-[0-3][0-9]T[0-2][0-9]:[0-5][0-9]:[0-6][0-9]Z$ && ! $end < $start ]] ||
+        fail "times $start $end" || return 1
+    (( $(date -u -d "$end" +%s) - $(date -u +%s) < 5 )) || fail "end time not now (UTC): $end"
 }
 
 run_tests
