@@ -192,6 +192,7 @@ typedef struct batch {
     char *journal_path;    /* <outdir>/.<manifest name>.journal */
     char *created_path;    /* <values>_created.csv, or NULL */
     int cancelled;         /* the progress callback asked to stop */
+    uint64_t plan_manifest, plan_created; /* --dry-run: their lengths */
     nvsf_errors problems;  /* of the check pass, in line order */
 } batch;
 
@@ -381,6 +382,22 @@ static int values_open(batch *b, values_stream *vs, int hash, nvsf_error *err)
                                err);
 }
 
+/* The values file's header line, as <values>_created.csv repeats it. */
+static int header_line(const values_stream *vs, nvsf_buf *line)
+{
+    size_t n = vs->header.nfields;
+    const char **f = malloc(n * sizeof *f + 1);
+    size_t *fl = malloc(n * sizeof *fl + 1);
+    for (size_t i = 0; f && fl && i < n; i++) {
+        f[i] = vs->header.fields[i].data;
+        fl[i] = vs->header.fields[i].len;
+    }
+    int rc = f && fl ? nvsf_csv_write_record(line, f, fl, n) : NVSF_E_NOMEM;
+    free(f);
+    free(fl);
+    return rc;
+}
+
 static void values_close(values_stream *vs)
 {
     nvsf_csv_reader_free(vs->rd);
@@ -471,6 +488,76 @@ static void warn_borrowed(const batch *b, const nvsf_mfg_device *dev)
     }
 }
 
+#define MANIFEST_HEADER \
+    "id,image,image_sha256,key,key_sha256,hmac_key,hmac_key_sha256\n"
+
+/* A manifest line: CSV with "\n" line ends (awk -F, and cut read it). */
+static int manifest_line(const batch *b, const device_names *n,
+                         const char sha[3][65], nvsf_buf *line)
+{
+    const key_options *k = &b->a->keys;
+    const char *f[7] = {n->id, n->bin, sha[0],
+                        k->keygen ? n->key : k->inputkey ? k->inputkey : "",
+                        sha[1], n->hmac ? n->hmac : "", sha[2]};
+    size_t fl[7];
+    for (int i = 0; i < 7; i++)
+        fl[i] = strlen(f[i]);
+    int rc = nvsf_csv_write_record(line, f, fl, 7);
+    if (!rc && line->len >= 2 && line->data[line->len - 2] == '\r') {
+        line->data[line->len - 2] = '\n';
+        line->len--;
+    }
+    return rc;
+}
+
+/* --dry-run: a file the batch would write. */
+static void plan(const batch *b, const char *path, uint64_t bytes)
+{
+    if (b->cb && b->cb->planned)
+        b->cb->planned(b->cb->ctx, path, bytes);
+}
+
+/* --dry-run: list a checked device's files, and count its manifest line. */
+static int plan_device(batch *b, const nvsf_mfg_device *dev,
+                       const device_names *n, nvsf_error *err)
+{
+    const key_options *k = &b->a->keys;
+    nvsf_buf buf = {0};
+    int rc = nvsf_mfg_write_device_csv(b->mfg, dev, &buf);
+    if (!rc) {
+        plan(b, n->bin, b->a->size);
+        plan(b, n->csv, buf.len);
+        if (n->key)
+            plan(b, n->key, NVSF_KEY_PARTITION_SIZE);
+        if (n->hmac)
+            plan(b, n->hmac, NVSF_HMAC_KEY_SIZE);
+        /* The hashes have their length whatever their value. */
+        char sha[3][65];
+        memset(sha, 0, sizeof sha);
+        memset(sha[0], 'f', 64);
+        if (k->keygen || k->inputkey)
+            memset(sha[1], 'f', 64);
+        if (n->hmac)
+            memset(sha[2], 'f', 64);
+        nvsf_buf_clear(&buf);
+        rc = manifest_line(b, n, sha, &buf);
+        b->plan_manifest += buf.len;
+    }
+    nvsf_buf_free(&buf);
+    return rc ? nvsf_fail(err, NVSF_E_NOMEM, "out of memory") : 0;
+}
+
+/* --dry-run: the length of a values line in <values>_created.csv. */
+static int plan_created_row(batch *b, const char *const *f, const size_t *fl,
+                            size_t n, nvsf_error *err)
+{
+    nvsf_buf buf = {0};
+    int rc = nvsf_csv_write_record(&buf, f, fl, n);
+    b->plan_created += buf.len;
+    nvsf_buf_free(&buf);
+    return rc ? nvsf_fail(err, NVSF_E_NOMEM, "out of memory") : 0;
+}
+
 /* Record a problem of the check pass, which goes on to the next one;
  * returns non-zero when the pass cannot go on (no memory). */
 static int note(batch *b, int rc, nvsf_error *err)
@@ -487,6 +574,7 @@ static int check_device(batch *b, size_t index, const nvsf_mfg_device *dev,
                         uint8_t *image, nvsf_error *err)
 {
     const batch_options *a = b->a;
+    size_t problems = b->problems.count;
     warn_borrowed(b, dev);
     int rc = build_device(b, dev, NULL, image, &b->problems, err);
     if (rc == NVSF_E_NOMEM)
@@ -499,6 +587,8 @@ static int check_device(batch *b, size_t index, const nvsf_mfg_device *dev,
     for (int k = 0; !rc && k < 2; k++)
         if ((rc = check_key_absent(keys[k], a->values, dev->line, err)))
             rc = note(b, rc, err);
+    if (!rc && a->dry_run && b->problems.count == problems)
+        rc = plan_device(b, dev, &n, err);
     names_free(&n);
     return rc;
 }
@@ -513,6 +603,13 @@ static int batch_check(batch *b, nvsf_error *err)
     uint8_t *image = malloc(a->size);
     int rc = image ? values_open(b, &vs, 1, err)
                    : nvsf_fail(err, NVSF_E_NOMEM, "out of memory");
+    if (!rc && a->dry_run && b->created_path) {
+        nvsf_buf line = {0};
+        rc = header_line(&vs, &line)
+                 ? nvsf_fail(err, NVSF_E_NOMEM, "out of memory") : 0;
+        b->plan_created += line.len;
+        nvsf_buf_free(&line);
+    }
     nvsf_csv_record rec;
     size_t index = 0;
     while (!rc) {
@@ -535,7 +632,10 @@ static int batch_check(batch *b, nvsf_error *err)
         if (bad) {
             rc = note(b, bad, err);
         } else {
-            if (in_shard(b, index)) {
+            if (a->dry_run && b->created_path)
+                rc = plan_created_row(b, dev.created, dev.created_len,
+                                      dev.ncreated, err);
+            if (!rc && in_shard(b, index)) {
                 rc = check_device(b, index, &dev, image, err);
                 b->devices_shard++;
             }
@@ -737,24 +837,10 @@ typedef struct batch_out {
     size_t committed;
 } batch_out;
 
-#define MANIFEST_HEADER \
-    "id,image,image_sha256,key,key_sha256,hmac_key,hmac_key_sha256\n"
-
-/* A manifest line: CSV with "\n" line ends (awk -F, and cut read it). */
 static int write_manifest_line(batch *b, batch_out *o, const job *j)
 {
-    const char *f[7] = {j->names.id, j->names.bin, j->sha[0],
-                        b->a->keys.keygen ? j->names.key : b->a->keys.inputkey ? b->a->keys.inputkey : "",
-                        j->sha[1], j->names.hmac ? j->names.hmac : "", j->sha[2]};
-    size_t fl[7];
-    for (int i = 0; i < 7; i++)
-        fl[i] = strlen(f[i]);
     nvsf_buf line = {0};
-    int rc = nvsf_csv_write_record(&line, f, fl, 7);
-    if (!rc && line.len >= 2 && line.data[line.len - 2] == '\r') {
-        line.data[line.len - 2] = '\n';
-        line.len--;
-    }
+    int rc = manifest_line(b, &j->names, j->sha, &line);
     if (!rc && fwrite(line.data, 1, line.len, o->manifest.f) != line.len)
         rc = -1;
     nvsf_buf_free(&line);
@@ -867,20 +953,27 @@ static int write_created_row(const nvsf_mfg_device *dev, FILE *f)
     return rc;
 }
 
-/* run.json: the run's record, as it ends. */
-static int write_run_record(batch *b, batch_out *o, nvsf_error *err)
+/* run.json's text, for `devices` made and a run that ended at `finished`. */
+static int run_json(const batch *b, size_t devices, time_t finished,
+                    nvsf_buf *json)
 {
     const batch_options *a = b->a;
     run_summary s = {.command_line = a->command_line,
                      .command_line_len = a->command_line_len,
-                     .devices = o->committed,
+                     .devices = devices,
                      .devices_total = b->devices_total,
                      .shard_k = a->shard_k,
                      .shard_n = a->shard_n,
                      .manifest = b->manifest_path,
-                     .finished = time(NULL)};
+                     .finished = finished};
+    return run_record_json(&b->record, &s, json);
+}
+
+/* run.json: the run's record, as it ends. */
+static int write_run_record(batch *b, batch_out *o, nvsf_error *err)
+{
     nvsf_buf json = {0};
-    int rc = run_record_json(&b->record, &s, &json);
+    int rc = run_json(b, o->committed, time(NULL), &json);
     if (rc)
         rc = nvsf_fail(err, NVSF_E_NOMEM, "out of memory");
     else if (fwrite(json.data, 1, json.len, o->run.f) != json.len)
@@ -930,17 +1023,9 @@ static int batch_write(batch *b, nvsf_error *err)
         rc = values_open(b, &vs, 0, err);
     if (!rc && b->created_path) {
         nvsf_buf line = {0};
-        const char **f = malloc(vs.header.nfields * sizeof *f + 1);
-        size_t *fl = malloc(vs.header.nfields * sizeof *fl + 1);
-        for (size_t i = 0; f && fl && i < vs.header.nfields; i++) {
-            f[i] = vs.header.fields[i].data;
-            fl[i] = vs.header.fields[i].len;
-        }
-        if (!f || !fl || nvsf_csv_write_record(&line, f, fl, vs.header.nfields) ||
+        if (header_line(&vs, &line) ||
             fwrite(line.data, 1, line.len, o.created.f) != line.len)
             rc = nvsf_fail(err, NVSF_E_IO, "cannot write '%s'", b->created_path);
-        free(f);
-        free(fl);
         nvsf_buf_free(&line);
     }
 
@@ -1148,6 +1233,20 @@ static int batch_paths(batch *b, nvsf_error *err)
     return 0;
 }
 
+/* --dry-run: the files written last, as long as they would be. */
+static int plan_records(batch *b, nvsf_error *err)
+{
+    if (b->created_path)
+        plan(b, b->created_path, b->plan_created);
+    plan(b, b->manifest_path, strlen(MANIFEST_HEADER) + b->plan_manifest);
+    nvsf_buf json = {0};
+    int rc = run_json(b, b->devices_shard, b->record.started, &json);
+    if (!rc)
+        plan(b, b->run_path, json.len);
+    nvsf_buf_free(&json);
+    return rc ? nvsf_fail(err, NVSF_E_NOMEM, "out of memory") : 0;
+}
+
 int batch_run(const batch_options *o, const batch_callbacks *cb,
               batch_result *res, nvsf_error *err)
 {
@@ -1199,7 +1298,9 @@ int batch_run(const batch_options *o, const batch_callbacks *cb,
         rc = batch_check(&b, err);
         report_progress(&b, BATCH_CHECKING, b.devices_total, 0, 1);
     }
-    if (!rc) {
+    if (!rc && o->dry_run) {
+        rc = plan_records(&b, err);
+    } else if (!rc) {
         res->writing_started = 1;
         report_progress(&b, BATCH_WRITING, 0, b.devices_shard, 0);
         rc = batch_write(&b, err);

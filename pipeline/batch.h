@@ -40,6 +40,7 @@ typedef struct batch_options {
     int jobs;           /* worker threads */
     const char *outdir; /* output folder ("~" already expanded) */
     key_options keys;
+    int dry_run;        /* check, list what would be written, write nothing */
     /* The command line as run.json records it (the caller's words). */
     const char *const *command_line;
     size_t command_line_len;
@@ -56,11 +57,15 @@ typedef struct batch_callbacks {
                     size_t total, int final);
     /* A warning (one line, no program name). May be NULL. */
     void (*warning)(void *ctx, const char *message);
+    /* With dry_run: each file the batch would write, and its size, in the
+     * order it would write them. May be NULL. */
+    void (*planned)(void *ctx, const char *path, uint64_t bytes);
 } batch_callbacks;
 
 typedef struct batch_result {
     size_t devices_total; /* device lines in the values file */
-    size_t devices_made;  /* of them, in this shard: the images made */
+    size_t devices_made;  /* of them, in this shard: the images made (or,
+                             with dry_run, that would be made) */
     char *manifest_path;  /* malloc'd */
     char *run_path;       /* run.json, malloc'd */
     int writing_started;  /* the failure came in pass 2 (all undone) */

@@ -82,6 +82,19 @@ int cli_fail_all(const char *prog, const nvsf_errors *errs,
     return EXIT_FAIL;
 }
 
+void cli_plan_file(cli_plan *p, const char *path, unsigned long long bytes)
+{
+    printf("%12llu  %s\n", bytes, path);
+    p->files++;
+    p->bytes += bytes;
+}
+
+void cli_plan_end(const cli_plan *p, const char *extra)
+{
+    printf("dry run: %zu file%s, %llu bytes in all%s; nothing was written\n",
+           p->files, p->files == 1 ? "" : "s", p->bytes, extra);
+}
+
 int cli_has_bin_ext(const char *path)
 {
     const char *slash = strrchr(path, '/');

@@ -4,6 +4,7 @@
 #define NVSF_CLI_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "nvsforge/nvsforge.h"
 
@@ -73,6 +74,15 @@ typedef struct cli_text {
  */
 void cli_retitle(cli_text *out, const char *usage, const char *help,
                  const char *ref, const char *prog);
+
+/* --dry-run: the files a command would write, listed on stdout as
+ * "<bytes>  <path>", then a line with their count and total. */
+typedef struct cli_plan {
+    size_t files;
+    unsigned long long bytes;
+} cli_plan;
+void cli_plan_file(cli_plan *p, const char *path, unsigned long long bytes);
+void cli_plan_end(const cli_plan *p, const char *extra);
 
 /* True when the file name's extension is exactly ".bin". */
 int cli_has_bin_ext(const char *path);

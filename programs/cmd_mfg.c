@@ -38,7 +38,7 @@ static const char mfg_help[] =
     "                        [--outdir OUTDIR] [--key_protect_hmac]\n" \
     "                        [--kp_hmac_keygen] [--kp_hmac_keyfile KP_HMAC_KEYFILE]\n" \
     "                        [--kp_hmac_inputkey KP_HMAC_INPUTKEY]\n" \
-    "                        [--shard K/N] [--jobs N] [--quiet]\n" \
+    "                        [--shard K/N] [--jobs N] [--quiet] [--dry-run]\n" \
     "                        conf values prefix size\n"
 
 static const char generate_usage[] = GENERATE_USAGE;
@@ -79,6 +79,8 @@ static const char generate_help[] =
     "                        is manifest-K-of-N.csv\n"
     "  --jobs N              worker threads (default: number of cores)\n"
     "  --quiet               no progress bar and no summary\n"
+    "  --dry-run             check everything and list the files that would be\n"
+    "                        written, with their sizes; write nothing\n"
     "\n"
     "outputs: <outdir>/bin/<name>.bin, <outdir>/csv/<name>.csv, keys in\n"
     "<outdir>/keys/, <outdir>/manifest.csv (id,image,image_sha256,key,\n"
@@ -95,7 +97,7 @@ typedef struct mfg_args {
     const char *prefix_num[2];
     const char *version_arg, *outdir_arg, *shard_arg, *jobs_arg;
     const char *ignored[3]; /* --keyfile, --input, --output */
-    int quiet;
+    int quiet, dry_run;
 } mfg_args;
 
 static int parse_number(const char *text, long long min, long long max,
@@ -171,6 +173,7 @@ typedef struct progress {
     int show; /* a bar on a terminal, unless --quiet */
     int phase;
     double start, last;
+    cli_plan plan; /* --dry-run */
 } progress;
 
 static int progress_show(void *ctx, enum batch_phase phase, size_t done,
@@ -213,6 +216,12 @@ static void warning_show(void *ctx, const char *message)
     cli_warning(p->prog, "%s", message);
 }
 
+static void planned_show(void *ctx, const char *path, uint64_t bytes)
+{
+    progress *p = ctx;
+    cli_plan_file(&p->plan, path, bytes);
+}
+
 /* ---- the command ------------------------------------------------------- */
 
 static int cmd_mfg_generate(const char *prog, int argc, char **argv)
@@ -238,6 +247,7 @@ static int cmd_mfg_generate(const char *prog, int argc, char **argv)
         {"--shard", 1, NULL, &a.shard_arg},
         {"--jobs", 1, NULL, &a.jobs_arg},
         {"--quiet", 0, &a.quiet, NULL},
+        {"--dry-run", 0, &a.dry_run, NULL},
     };
     cli_text text;
     cli_retitle(&text, generate_usage, generate_help, "mfg_gen generate", prog);
@@ -265,7 +275,8 @@ static int cmd_mfg_generate(const char *prog, int argc, char **argv)
     char *outdir = NULL;
     progress pg = {.prog = prog, .show = !a.quiet && isatty(2), .phase = -1};
     batch_callbacks cb = {.ctx = &pg, .progress = progress_show,
-                          .warning = warning_show};
+                          .warning = warning_show, .planned = planned_show};
+    o.dry_run = a.dry_run;
     batch_result res = {0};
 
     /* run.json records the command as typed: the program's words, then
@@ -290,7 +301,12 @@ static int cmd_mfg_generate(const char *prog, int argc, char **argv)
     if (!rc && res.devices_made == 0 && !a.quiet)
         cli_warning(prog, "%s has no device lines%s", o.values,
                     o.shard_n > 1 ? " in this shard" : "");
-    if (!rc && !a.quiet)
+    if (!rc && a.dry_run) {
+        char devices[64];
+        snprintf(devices, sizeof devices, ", for %zu device%s", res.devices_made,
+                 res.devices_made == 1 ? "" : "s");
+        cli_plan_end(&pg.plan, devices);
+    } else if (!rc && !a.quiet)
         printf("Created %zu device image%s in %s (bin/, csv/%s); manifest: %s; "
                "record of the run: %s\n",
                res.devices_made, res.devices_made == 1 ? "" : "s", outdir,

@@ -32,6 +32,7 @@ static const char partition_help[] =
 
 #define GENERATE_USAGE \
     "usage: nvs_partition_gen generate [-h] [--version {1,2}] [--outdir OUTDIR]\n" \
+    "                                  [--dry-run]\n" \
     "                                  input [input ...] output size\n"
 
 static const char generate_usage[] = GENERATE_USAGE;
@@ -50,7 +51,9 @@ static const char generate_help[] =
     "options:\n"
     "  -h, --help       show this help message and exit\n"
     "  --version {1,2}  1: blobs on one page; 2 (default): multipage blobs\n"
-    "  --outdir OUTDIR  folder for the output (default: current folder)\n";
+    "  --outdir OUTDIR  folder for the output (default: current folder)\n"
+    "  --dry-run        check everything and list what would be written, with\n"
+    "                   the sizes; write nothing\n";
 
 #define ENCRYPT_USAGE \
     "usage: nvs_partition_gen encrypt [-h] [--version {1,2}] [--keygen]\n" \
@@ -59,6 +62,7 @@ static const char generate_help[] =
     "                                 [--kp_hmac_keygen]\n" \
     "                                 [--kp_hmac_keyfile KP_HMAC_KEYFILE]\n" \
     "                                 [--kp_hmac_inputkey KP_HMAC_INPUTKEY]\n" \
+    "                                 [--dry-run]\n" \
     "                                 input [input ...] output size\n"
 
 static const char encrypt_usage[] = ENCRYPT_USAGE;
@@ -87,7 +91,9 @@ static const char encrypt_help[] =
     "  --kp_hmac_keyfile KP_HMAC_KEYFILE\n"
     "                      name of the new HMAC key file\n"
     "  --kp_hmac_inputkey KP_HMAC_INPUTKEY\n"
-    "                      derive the key from this 32-byte HMAC key file\n";
+    "                      derive the key from this 32-byte HMAC key file\n"
+    "  --dry-run           check everything and list what would be written, with\n"
+    "                      the sizes; write nothing\n";
 
 /* Shared by nvs_partition_gen and mfg_gen: the name goes in front. */
 #define GENKEY_ARGS \
@@ -224,9 +230,11 @@ static int cmd_generate(const char *prog, int argc, char **argv, int encrypt)
 {
     const char *version_arg = NULL, *outdir_arg = NULL;
     key_options ko = {0};
+    int dry_run = 0;
     cli_opt opts[] = {
         {"--version", 1, NULL, &version_arg},
         {"--outdir", 1, NULL, &outdir_arg},
+        {"--dry-run", 0, &dry_run, NULL},
         {"--keygen", 0, &ko.keygen, NULL},
         {"--keyfile", 1, NULL, &ko.keyfile},
         {"--inputkey", 1, NULL, &ko.inputkey},
@@ -244,7 +252,7 @@ static int cmd_generate(const char *prog, int argc, char **argv, int encrypt)
     const char **pos = calloc((size_t)argc + 1, sizeof *pos);
     if (!pos)
         return EXIT_FAIL;
-    int npos, rc = cli_parse(prog, argc, argv, opts, encrypt ? 9 : 2, pos, argc,
+    int npos, rc = cli_parse(prog, argc, argv, opts, encrypt ? 10 : 3, pos, argc,
                              &npos, usage, text.help);
     if (rc) {
         free(pos);
@@ -317,13 +325,22 @@ static int cmd_generate(const char *prog, int argc, char **argv, int encrypt)
                 "0x3000 bytes; a partition of 0x%x bytes must be flagged "
                 "\"readonly\" in the partition table CSV\n",
                 size);
-    if (!rc)
+    if (!rc && dry_run) {
+        cli_plan plan = {0};
+        if (km.key_path)
+            cli_plan_file(&plan, km.key_path, NVSF_KEY_PARTITION_SIZE);
+        if (km.hmac_path)
+            cli_plan_file(&plan, km.hmac_path, NVSF_HMAC_KEY_SIZE);
+        cli_plan_file(&plan, output, size);
+        cli_plan_end(&plan, "");
+    }
+    if (!rc && !dry_run)
         rc = keys_stage(&km, &txn, &err);
-    if (!rc)
+    if (!rc && !dry_run)
         rc = commit_with_image(&txn, output, image, size, &err);
     fs_txn_abort(&txn);
 
-    if (!rc) {
+    if (!rc && !dry_run) {
         if (km.key_path)
             printf("Created encryption keys: ===> %s\n", km.key_path);
         if (km.hmac_path)

@@ -258,7 +258,7 @@ test_each_name_prints_its_own_usage() {
     expect_ok mfg_gen -h || return 1
     [[ ${out%%$'\n'*} == "usage: mfg_gen [-h] {generate,generate-key} ..." ]] || fail "mfg_gen -h: $out" || return 1
     expect_ok nvs_partition_gen generate -h || return 1
-    [[ $(sed -n 2p <<<"$out") == "                                  input [input ...] output size" ]] || fail "nvs_partition_gen generate -h: $out"
+    [[ $(sed -n 3p <<<"$out") == "                                  input [input ...] output size" ]] || fail "nvs_partition_gen generate -h: $out"
 }
 
 test_every_problem_in_one_pass() {
@@ -306,6 +306,26 @@ test_run_record() {
     [[ $start =~ ^20[0-9][0-9]-[01][0-9]-[0-3][0-9]T[0-2][0-9]:[0-5][0-9]:[0-6][0-9]Z$ && ! $end < $start ]] ||
         fail "times $start $end" || return 1
     (( $(date -u -d "$end" +%s) - $(date -u +%s) < 5 )) || fail "end time not now (UTC): $end"
+}
+
+test_dry_run_lists_what_a_run_writes() {
+    make_job 4
+    local before; before=$(find . -type f | sort)
+    expect_ok mfg --outdir out --keygen --dry-run || return 1
+    [[ $(find . -type f | sort) == "$before" && ! -e out ]] || fail "a dry run wrote files: $(find . -newer values.csv -type f)" || return 1
+    local plan=$out
+    [[ $(tail -n 1 <<<"$plan") =~ ^"dry run: 15 files, "[0-9]+" bytes in all, for 4 devices; nothing was written"$ ]] ||
+        fail "summary: $(tail -n 1 <<<"$plan")" || return 1
+    expect_ok mfg --outdir out --keygen || return 1
+    # The same files, the same sizes (run.json's command line had --dry-run).
+    local made; made=$( { find out -type f; echo values_created.csv; } | sort | xargs stat -c '%s %n' | grep -v run.json)
+    [[ $(head -n -1 <<<"$plan" | awk '{ print $1, $2 }' | grep -v run.json | sort -k2) == "$(sort -k2 <<<"$made")" ]] ||
+        fail "plan and run differ: $plan // $made" || return 1
+    # With problems: each one, exit 1, nothing written.
+    sed -i '3s/^2,126,/2,300,/' values.csv
+    expect_fail mfg --outdir out2 --dry-run || return 1
+    expect_in "values.csv:3: key 'dummyU8Key': value 300 is out of range" || return 1
+    [[ ! -e out2 ]] || fail "files written"
 }
 
 run_tests

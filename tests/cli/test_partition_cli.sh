@@ -200,4 +200,20 @@ nvs_partition_gen generate: error: b.csv:3: key 'e': "
     [[ ! -e out.bin ]] || fail "out.bin written"
 }
 
+test_dry_run_writes_nothing() {
+    small_csv
+    expect_ok nvs_partition_gen encrypt in.csv out.bin 0x3000 --keygen --keyfile k.bin --key_protect_hmac --kp_hmac_keygen --dry-run --outdir o || return 1
+    [[ $out == "        4096  o/keys/k.bin
+          32  o/keys/hmac-k.bin
+       12288  o/out.bin
+dry run: 3 files, 16416 bytes in all; nothing was written" ]] || fail "plan: $out" || return 1
+    [[ ! -e o ]] || fail "a dry run wrote: $(find o)" || return 1
+    expect_ok nvsforge partition generate in.csv out.bin 0x3000 --dry-run || return 1
+    [[ $(tail -n 1 <<<"$out") == "dry run: 1 file, 12288 bytes in all; nothing was written" && ! -e out.bin ]] || fail "generate: $out" || return 1
+    printf 'bad,data,u8,256\n' >>in.csv
+    expect_fail nvs_partition_gen generate in.csv out.bin 0x3000 --dry-run || return 1
+    expect_in "in.csv:5: key 'bad'" || return 1
+    [[ $out != *"dry run:"* ]] || fail "a plan for a refused input"
+}
+
 run_tests
