@@ -170,6 +170,29 @@ static void trim(const char **text, size_t *len)
         (*len)--;
 }
 
+char *nvsf_base64_encode(const uint8_t *d, size_t n)
+{
+    static const char a[] =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    char *out = n / 3 < SIZE_MAX / 4 - 1 ? malloc((n + 2) / 3 * 4 + 1) : NULL;
+    if (!out)
+        return NULL;
+    char *w = out;
+    for (size_t i = 0; i < n; i += 3) {
+        uint32_t v = (uint32_t)d[i] << 16;
+        if (i + 1 < n)
+            v |= (uint32_t)d[i + 1] << 8;
+        if (i + 2 < n)
+            v |= d[i + 2];
+        *w++ = a[v >> 18];
+        *w++ = a[(v >> 12) & 63];
+        *w++ = i + 1 < n ? a[(v >> 6) & 63] : '=';
+        *w++ = i + 2 < n ? a[v & 63] : '=';
+    }
+    *w = '\0';
+    return out;
+}
+
 int nvsf_parse_float(const char *text, size_t len, enum nvsf_item_type type,
                      uint64_t *bits, nvsf_error *err)
 {

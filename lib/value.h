@@ -72,6 +72,10 @@ int nvsf_parse_float(const char *text, size_t len, enum nvsf_item_type type,
 size_t nvsf_format_float(char *out, size_t cap, enum nvsf_item_type type,
                          uint64_t bits);
 
+/* Standard base64 with padding, malloc'd and NUL-terminated (NULL: no
+ * memory). */
+char *nvsf_base64_encode(const uint8_t *d, size_t n);
+
 /* Decode into out (appended). */
 int nvsf_hex_decode(const char *text, size_t len, nvsf_buf *out,
                     nvsf_error *err);

@@ -152,13 +152,20 @@ int cli_parse(const char *prog, int argc, char **argv, const cli_opt *opts,
             pos[(*npos)++] = a;
             continue;
         }
-        const char *eq = strchr(a, '=');
+        const char *eq = a[1] == '-' ? strchr(a, '=') : NULL;
         size_t len = eq ? (size_t)(eq - a) : strlen(a);
         int ambiguous = 0;
-        /* Long options by unambiguous prefix; short ones ("-o") exactly. */
+        /* Long options by unambiguous prefix; short ones ("-o") exactly,
+         * or with their value attached ("-fjson"), as argparse takes them. */
         const cli_opt *o = find_opt(opts, nopts, a, len, &ambiguous);
         if (o && a[1] != '-' && strlen(o->name) != len)
             o = NULL;
+        for (size_t j = 0; a[1] != '-' && !o && a[2] && j < nopts; j++)
+            if (opts[j].name[1] == a[1] && opts[j].name[2] == '\0' &&
+                opts[j].nargs == 1) {
+                o = &opts[j];
+                eq = a + 1; /* eq + 1: the attached value */
+            }
         if (!o)
             return usage_error(prog, usage,
                                ambiguous ? "ambiguous option: "

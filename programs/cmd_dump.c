@@ -268,21 +268,9 @@ static void json_cstring(FILE *f, const char *s)
 
 static void base64(FILE *f, const uint8_t *d, size_t n)
 {
-    static const char a[] =
-        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    fputc('"', f);
-    for (size_t i = 0; i < n; i += 3) {
-        uint32_t v = (uint32_t)d[i] << 16;
-        if (i + 1 < n)
-            v |= (uint32_t)d[i + 1] << 8;
-        if (i + 2 < n)
-            v |= d[i + 2];
-        fputc(a[v >> 18], f);
-        fputc(a[(v >> 12) & 63], f);
-        fputc(i + 1 < n ? a[(v >> 6) & 63] : '=', f);
-        fputc(i + 2 < n ? a[v & 63] : '=', f);
-    }
-    fputc('"', f);
+    char *text = nvsf_base64_encode(d, n);
+    fprintf(f, "\"%s\"", text ? text : "(out of memory)");
+    free(text);
 }
 
 /* A number, or null when it is negative (no page, no entry, no version). */

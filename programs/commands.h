@@ -13,5 +13,6 @@ int cmd_stats(const char *prog, int argc, char **argv);        /* cmd_stats.c */
 int cmd_set(const char *prog, int argc, char **argv);          /* cmd_set.c */
 int cmd_erase(const char *prog, int argc, char **argv);        /* cmd_set.c */
 int cmd_apply(const char *prog, int argc, char **argv);        /* cmd_set.c */
+int cmd_nvs_tool(const char *prog, int argc, char **argv);     /* cmd_nvs_tool.c */
 
 #endif

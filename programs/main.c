@@ -32,6 +32,8 @@ static const char nvsforge_help[] =
     "  set         set keys in an image as the device would\n"
     "  erase       erase keys or namespaces from an image as the device would\n"
     "  apply       apply a partition CSV of changes to an image\n"
+    "  inspect     the raw pages and entries (the same command line and\n"
+    "              JSON as ESP-IDF's nvs_tool.py)\n"
     "\n"
     "Run nvsforge <command> -h for the options of a command.\n"
     "nvsforge --version prints the version.\n";
@@ -52,6 +54,8 @@ int main(int argc, char **argv)
     const char *argv0 = argc > 0 ? argv[0] : "nvsforge";
     if (invoked_as(argv0, "nvs_partition_gen"))
         return cmd_partition("nvs_partition_gen", argc, argv);
+    if (invoked_as(argv0, "nvs_tool"))
+        return cmd_nvs_tool("nvs_tool", argc, argv);
     if (invoked_as(argv0, "mfg_gen"))
         return cmd_mfg("mfg_gen", argc, argv);
 
@@ -69,6 +73,7 @@ int main(int argc, char **argv)
         {"set", cmd_set},
         {"erase", cmd_erase},
         {"apply", cmd_apply},
+        {"inspect", cmd_nvs_tool},
     };
     return cli_dispatch("nvsforge", argc, argv, cmds, sizeof cmds / sizeof cmds[0],
                         nvsforge_usage, nvsforge_help);

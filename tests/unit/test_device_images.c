@@ -90,7 +90,7 @@ static void put_json_string(text *t, const uint8_t *s, size_t n)
             put(t, "\\b");
         else if (c == '\f')
             put(t, "\\f");
-        else if (c < 0x20 || (c >= 0x80 && c < 0x10000))
+        else if (c < 0x20 || (c >= 0x7F && c < 0x10000))
             put(t, "\\u%04x", c);
         else if (c >= 0x10000)
             put(t, "\\u%04x\\u%04x", 0xD800 + ((c - 0x10000) >> 10),
