@@ -16,7 +16,6 @@ same here; input that it accepts wrongly or crashes on ends in
 """
 import datetime
 import os
-import secrets
 import sys
 from pathlib import Path
 from typing import Any, List, NoReturn, Optional, Tuple, Union
@@ -361,50 +360,13 @@ def set_target_filepath(outdir: str, filepath: str) -> Tuple[str, str]:
     return outdir, os.path.join(outdir, '') + filepath
 
 
-# ---- files: complete or absent ----------------------------------------------
-
 def _commit(files: List[Tuple[str, bytes, bool]]) -> None:
-    """Write (path, data, is_key) files all or none. Each goes to a temporary
-    file beside its name first. Keys (owner-only) never replace a file, and
-    go in first; the others replace theirs atomically, as the reference
-    replaces its outputs."""
-    staged: List[Tuple[str, str, bool]] = []
-    created: List[str] = []
+    """Write (path, data, is_key) files as the commands do: all or none,
+    keys owner-only and never replacing a file, images replacing theirs."""
     try:
-        for path, data, is_key in sorted(files, key=lambda f: not f[2]):
-            tmp = os.path.join(os.path.dirname(path),
-                               '.%s.nvsforge-%s' % (os.path.basename(path), secrets.token_hex(4)))
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, 'O_CLOEXEC', 0),
-                         0o600 if is_key else 0o666)
-            staged.append((tmp, path, is_key))
-            with os.fdopen(fd, 'wb') as f:
-                f.write(data)
-                f.flush()
-                os.fsync(f.fileno())
-        for tmp, path, is_key in staged:
-            if is_key:
-                try:
-                    os.link(tmp, path)
-                except FileExistsError:
-                    _exit("key file '%s' already exists; nvsforge never replaces a key: "
-                          'choose another name with --keyfile' % path)
-                os.unlink(tmp)
-                created.append(path)
-            else:
-                os.replace(tmp, path)
-    except BaseException:
-        for tmp, _path, _is_key in staged:
-            if os.path.lexists(tmp):
-                os.unlink(tmp)
-        for path in created:
-            os.unlink(path)
-        raise
-    for folder in {os.path.dirname(p) or '.' for _t, p, _k in staged}:
-        fd = os.open(folder, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        _native.commit_files(files)
+    except nvsforge.Error as e:
+        _exit(e.message)
 
 
 def _attr(args: Any, name: str, default: Any = None) -> Any:
@@ -450,10 +412,6 @@ def _make_keys(args: Any) -> Tuple[str, List[Tuple[str, bytes, bool]], List[Tupl
         xts = _native.key_from_hmac(hmac_key)
     else:
         xts = _native.random_bytes(64)
-    for path, _data, _is_key in files + [(output_keyfile, b'', True)]:
-        if os.path.lexists(path):
-            _exit("key file '%s' already exists; nvsforge never replaces a key: choose "
-                  'another name with --keyfile' % path)
     files.append((output_keyfile, _native.key_partition(xts), True))
     return xts.hex(), files, [('\nCreated encryption keys: ===> ', output_keyfile)]
 

@@ -621,6 +621,46 @@ static PyObject *py_image_decrypt(PyObject *self, PyObject *args)
     return image_to_bytes(image, size);
 }
 
+/* ---- output files ------------------------------------------------------------ */
+
+/* commit_files([(path, data, is_key), ...]): the pipeline's transaction, as
+ * the commands write: each file beside its name first, then all renamed
+ * into place or none; keys owner-only and never replacing a file, the
+ * others replacing theirs atomically; synced to disk. */
+static PyObject *py_commit_files(PyObject *self, PyObject *arg)
+{
+    (void)self;
+    if (!PyList_Check(arg) || PyList_GET_SIZE(arg) > FS_TXN_MAX)
+        return PyErr_Format(PyExc_TypeError, "a list of at most %d files is needed",
+                            FS_TXN_MAX);
+    fs_txn txn = {.durable = 1};
+    nvsf_error err = {0};
+    int rc = 0;
+    for (Py_ssize_t i = 0; !rc && i < PyList_GET_SIZE(arg); i++) {
+        PyObject *path_obj, *bytes = NULL;
+        Py_buffer data;
+        int is_key;
+        if (!PyArg_ParseTuple(PyList_GET_ITEM(arg, i), "Oy*p", &path_obj, &data,
+                              &is_key)) {
+            fs_txn_abort(&txn);
+            return NULL;
+        }
+        if (!PyUnicode_FSConverter(path_obj, &bytes)) {
+            PyBuffer_Release(&data);
+            fs_txn_abort(&txn);
+            return NULL;
+        }
+        rc = fs_txn_add(&txn, PyBytes_AS_STRING(bytes), data.buf, (size_t)data.len,
+                        is_key ? FS_KEY : FS_REMAKEABLE, &err);
+        Py_DECREF(bytes);
+        PyBuffer_Release(&data);
+    }
+    if (!rc)
+        rc = fs_txn_commit(&txn, &err);
+    fs_txn_abort(&txn);
+    return rc ? raise_error(&err) : none();
+}
+
 /* ---- reading images ------------------------------------------------------- */
 
 static PyObject *item_value(const nvsf_item *it)
@@ -969,6 +1009,8 @@ static PyMethodDef native_methods[] = {
     {"image_decrypt", py_image_decrypt, METH_VARARGS,
      "image_decrypt(image, xts64) -> the decrypted image; a key that does "
      "not fit the image is refused (E_KEY)."},
+    {"commit_files", py_commit_files, METH_O,
+     "commit_files([(path, data, is_key), ...]): all written, or none."},
     {"read_image", py_read_image, METH_VARARGS,
      "read_image(data, key=None) -> (version, items, problems)."},
     {"apply_changes", py_apply_changes, METH_VARARGS,
