@@ -39,9 +39,12 @@
  * whatever the types (ESP-IDF keeps an old non-blob item when a blob is set
  * over it), and the chunks of a blob replaced by another type are erased.
  *
- * The image must be sound (the reader finds no problem) and writable (a free
- * page, as ESP-IDF needs to open it read-write). Every change is all or
- * nothing: on failure the image is as it was before the call.
+ * The image is opened as the device opens it (the reader's start-up, with
+ * its repairs), and must be writable (a free page; not damaged). The page
+ * manager's state in memory and the item lookups are the device model's
+ * (startup.h: nvs_flash, nvs_find_item, nvs_erase_entry_span), the same
+ * code that opens a partition. Every change is all or nothing: on failure
+ * the image is as it was before the call.
  *
  * Encrypted images: the editor works on a decrypted copy and writes every
  * entry it writes, encrypted at its new place, into the caller's bytes;
@@ -58,41 +61,30 @@
 #include "error.h"
 #include "nvs_format.h"
 #include "nvsforge/nvsforge.h"
+#include "startup.h"
 
 #define NO_ENTRY NVS_ENTRIES_PER_PAGE /* "none" for entry positions */
 #define CHUNK_MAX_SIZE ((size_t)(NVS_ENTRIES_PER_PAGE - 1) * NVS_ENTRY_SIZE)
-#define VER_0_OFFSET 0x00u
-#define VER_1_OFFSET 0x80u
-#define VER_ANY 0xFFu
-#define NS_ANY 0xFFu
-#define TYPE_ANY 0xFFu
+#define VER_0_OFFSET NVS_VER_0
+#define VER_1_OFFSET NVS_VER_1
+#define VER_ANY NVS_VER_ANY
+#define TYPE_ANY NVS_TYPE_ANY
 
-/* Results of the page and storage steps, as ESP-IDF's codes. */
+/* Results of the page and storage steps, as ESP-IDF's codes (the first
+ * three are nvs_find_item's). */
 enum {
-    W_OK = 0,
-    W_NOT_FOUND = 1,
-    W_TYPE_MISMATCH = 2,
+    W_OK = NVS_FOUND,
+    W_NOT_FOUND = NVS_NOT_FOUND,
+    W_TYPE_MISMATCH = NVS_TYPE_MISMATCH,
     W_PAGE_FULL = 3,
     W_NOT_ENOUGH_SPACE = 4
 };
 
-enum page_state { PG_UNINIT, PG_ACTIVE, PG_FULL, PG_FREEING, PG_CORRUPT };
-
-typedef struct wpage {
-    enum page_state state;
-    uint32_t seq;
-    uint8_t version;     /* kept in memory across an erase, as ESP-IDF does */
-    unsigned next_free;  /* active pages: the next entry to write */
-    unsigned used;       /* entries written */
-    unsigned first_used; /* NO_ENTRY when none */
-} wpage;
-
-/* What a change may have to undo. */
+/* The page manager's state in memory, which a change may have to undo. */
 typedef struct model {
-    wpage *pages;
-    uint32_t *list, list_n;  /* page list, by sequence number */
-    uint32_t *free, free_n;  /* free list */
-    uint32_t next_seq;
+    nvs_page_mem *pg;
+    uint32_t *list, nlist, *free, nfree, next_seq;
+    uint8_t *version; /* per page: kept across an erase, as ESP-IDF does */
 } model;
 
 struct nvsf_edit {
@@ -101,7 +93,9 @@ struct nvsf_edit {
     size_t size;
     uint32_t page_count;
     nvsf_xts *enc;        /* NULL for plain images */
-    model m, saved;
+    nvs_flash f;          /* the device model's pages (startup.h) */
+    uint8_t *version;     /* per page, in memory */
+    model saved;
     uint8_t *touched;     /* per page: changed by the current call */
     uint8_t *ever;        /* per page: changed since open */
     uint8_t *undo_raw, *undo_plain; /* the touched pages as they were */
@@ -196,23 +190,10 @@ static void note(nvsf_edit *ed, const char *fmt, ...)
 
 /* ---- entries ------------------------------------------------------------ */
 
-static int is_varlen(uint8_t type)
-{
-    return type == NVSF_TYPE_STRING || type == NVSF_TYPE_BLOB ||
-           type == NVSF_TYPE_BLOB_DATA;
-}
-
 static void entry_key(const uint8_t *e, char key[NVS_ENTRY_KEY_SIZE + 1])
 {
     memcpy(key, e + NVS_ENTRY_KEY_OFFSET, NVS_ENTRY_KEY_SIZE);
     key[NVS_ENTRY_KEY_SIZE] = '\0';
-}
-
-/* ESP-IDF compares keys with strncmp over at most 15 bytes. */
-static int key_equal(const uint8_t *e, const char *key)
-{
-    return strncmp((const char *)e + NVS_ENTRY_KEY_OFFSET, key,
-                   NVSF_KEY_MAX_LEN) == 0;
 }
 
 /* A header entry as ESP-IDF's Item constructor makes it: key NUL-padded,
@@ -231,31 +212,38 @@ static void make_header(uint8_t e[NVS_ENTRY_SIZE], uint8_t ns, uint8_t type,
 
 /* ---- pages: Page ---------------------------------------------------------- */
 
-static void page_set_state(nvsf_edit *ed, uint32_t p, enum page_state s)
+/* Page::alterPageState: full or freeing. */
+static void page_set_state(nvsf_edit *ed, uint32_t p, enum nvs_page_kind kind)
 {
-    static const uint32_t words[] = {NVS_PAGE_STATE_EMPTY, NVS_PAGE_STATE_ACTIVE,
-                                     NVS_PAGE_STATE_FULL, NVS_PAGE_STATE_FREEING,
-                                     NVS_PAGE_STATE_CORRUPT};
     uint8_t w[4];
-    nvs_store_u32(w, words[s]);
+    nvs_store_u32(w, kind == NVS_PAGE_FULL ? NVS_PAGE_STATE_FULL
+                                           : NVS_PAGE_STATE_FREEING);
     put_plain_bytes(ed, p, NVS_PAGE_STATE_OFFSET, w, sizeof w);
-    ed->m.pages[p].state = s;
+    ed->f.pg[p].kind = kind;
+}
+
+/* Entries written on page p (Page::getUsedEntryCount). */
+static unsigned page_used(nvsf_edit *ed, uint32_t p)
+{
+    unsigned n = 0;
+    for (unsigned i = 0; i < NVS_ENTRIES_PER_PAGE; i++)
+        n += entry_state(ed, p, i) == NVS_ENTRY_STATE_WRITTEN;
+    return n;
 }
 
 /* Page::initialize: the header of a page that takes its first item. */
 static void page_initialize(nvsf_edit *ed, uint32_t p)
 {
-    wpage *pg = &ed->m.pages[p];
+    nvs_page_mem *pg = &ed->f.pg[p];
     uint8_t h[NVS_PAGE_HEADER_SIZE];
     memset(h, 0xFF, sizeof h);
     nvs_store_u32(h + NVS_PAGE_STATE_OFFSET, NVS_PAGE_STATE_ACTIVE);
     nvs_store_u32(h + NVS_PAGE_SEQ_OFFSET, pg->seq);
-    h[NVS_PAGE_VERSION_OFFSET] = pg->version;
+    h[NVS_PAGE_VERSION_OFFSET] = ed->version[p];
     nvs_store_u32(h + NVS_PAGE_CRC_OFFSET, nvs_page_header_crc(h));
     put_plain_bytes(ed, p, 0, h, sizeof h);
-    pg->state = PG_ACTIVE;
+    pg->kind = NVS_PAGE_ACTIVE;
     pg->next_free = 0;
-    pg->used = 0;
     pg->first_used = NO_ENTRY;
     note(ed, "page %u: new, sequence number %u", (unsigned)p, (unsigned)pg->seq);
 }
@@ -267,9 +255,8 @@ static void page_erase(nvsf_edit *ed, uint32_t p)
     memset(ed->raw + (size_t)p * NVS_PAGE_SIZE, 0xFF, NVS_PAGE_SIZE);
     if (ed->plain != ed->raw)
         memset(plain_page(ed, p), 0xFF, NVS_PAGE_SIZE);
-    wpage *pg = &ed->m.pages[p];
-    pg->state = PG_UNINIT;
-    pg->used = 0;
+    nvs_page_mem *pg = &ed->f.pg[p];
+    pg->kind = NVS_PAGE_UNINITIALIZED;
     pg->first_used = NO_ENTRY;
     pg->next_free = NO_ENTRY;
 }
@@ -277,12 +264,11 @@ static void page_erase(nvsf_edit *ed, uint32_t p)
 /* Page::writeEntry: one entry at the next free place, marked written. */
 static void page_write_entry(nvsf_edit *ed, uint32_t p, const uint8_t *e)
 {
-    wpage *pg = &ed->m.pages[p];
+    nvs_page_mem *pg = &ed->f.pg[p];
     put_entry_bytes(ed, p, pg->next_free, e);
     set_entry_state(ed, p, pg->next_free, NVS_ENTRY_STATE_WRITTEN);
     if (pg->first_used == NO_ENTRY)
         pg->first_used = pg->next_free;
-    pg->used++;
     pg->next_free++;
 }
 
@@ -291,20 +277,20 @@ static int page_write_item(nvsf_edit *ed, uint32_t p, uint8_t ns, uint8_t type,
                            const char *key, const uint8_t *data, size_t len,
                            uint8_t chunk)
 {
-    wpage *pg = &ed->m.pages[p];
-    if (pg->state == PG_UNINIT)
+    nvs_page_mem *pg = &ed->f.pg[p];
+    if (pg->kind == NVS_PAGE_UNINITIALIZED)
         page_initialize(ed, p);
-    if (pg->state == PG_FULL)
+    if (pg->kind == NVS_PAGE_FULL)
         return W_PAGE_FULL;
     unsigned count = 1;
-    if (is_varlen(type))
+    if (nvs_type_is_varlen(type))
         count += (unsigned)((len + NVS_ENTRY_SIZE - 1) / NVS_ENTRY_SIZE);
     if (pg->next_free + count > NVS_ENTRIES_PER_PAGE)
         return W_PAGE_FULL;
     uint8_t e[NVS_ENTRY_SIZE];
     unsigned at = pg->next_free;
     make_header(e, ns, type, (uint8_t)count, key, chunk);
-    if (!is_varlen(type)) {
+    if (!nvs_type_is_varlen(type)) {
         memcpy(e + NVS_ENTRY_DATA_OFFSET, data, len);
         nvs_store_u32(e + NVS_ENTRY_CRC_OFFSET, nvs_entry_crc(e));
         page_write_entry(ed, p, e);
@@ -335,77 +321,20 @@ static int page_write_item(nvsf_edit *ed, uint32_t p, uint8_t ns, uint8_t type,
     return W_OK;
 }
 
-/*
- * Page::findItem, from entry `from`: the first written item that matches.
- * ESP-IDF first jumps, through its hash list, to the first item with the
- * same namespace, key and chunk index when all three are given (a chunk
- * search for any chunk excepted); then it checks item after item.
- */
+/* Page::findItem from entry `from` (startup.c): W_OK or W_TYPE_MISMATCH
+ * with *found the entry, or W_NOT_FOUND. */
 static int page_find_item(nvsf_edit *ed, uint32_t p, uint8_t ns, uint8_t type,
                           const char *key, uint8_t chunk, uint8_t chunk_start,
                           unsigned from, unsigned *found)
 {
-    const wpage *pg = &ed->m.pages[p];
-    if (pg->state == PG_UNINIT || pg->state == PG_CORRUPT ||
-        pg->first_used == NO_ENTRY)
-        return W_NOT_FOUND;
-    unsigned start = from > pg->first_used ? from : pg->first_used;
-    unsigned end = pg->state == PG_ACTIVE ? pg->next_free : NVS_ENTRIES_PER_PAGE;
-    int hashed = ns != NS_ANY && key &&
-                 (type != NVSF_TYPE_BLOB_DATA || chunk != NVS_CHUNK_ANY);
-    for (unsigned i = start, next; i < end; i = next) {
-        next = i + 1;
-        if (entry_state(ed, p, i) != NVS_ENTRY_STATE_WRITTEN)
-            continue;
-        const uint8_t *e = plain_entry(ed, p, i);
-        uint8_t etype = e[NVS_ENTRY_TYPE_OFFSET];
-        uint8_t echunk = e[NVS_ENTRY_CHUNK_OFFSET];
-        if (is_varlen(etype) && e[NVS_ENTRY_SPAN_OFFSET])
-            next = i + e[NVS_ENTRY_SPAN_OFFSET];
-        if (hashed) {
-            if (e[NVS_ENTRY_NS_OFFSET] != ns || !key_equal(e, key) ||
-                echunk != chunk)
-                continue;
-            hashed = 0; /* the hash list's answer: check from here on */
-        }
-        if (ns != NS_ANY && e[NVS_ENTRY_NS_OFFSET] != ns)
-            continue;
-        if (key && !key_equal(e, key))
-            continue;
-        if (type == NVSF_TYPE_BLOB_DATA) {
-            if (chunk != NVS_CHUNK_ANY ? echunk != chunk
-                                       : etype != NVSF_TYPE_BLOB_DATA)
-                continue;
-        }
-        if (chunk == NVS_CHUNK_ANY && type == NVSF_TYPE_BLOB) {
-            if (etype == NVSF_TYPE_BLOB_INDEX)
-                return W_TYPE_MISMATCH;
-            if (etype == NVSF_TYPE_BLOB_DATA)
-                continue;
-        }
-        if (type == NVSF_TYPE_BLOB_INDEX && echunk != NVS_CHUNK_ANY)
-            continue;
-        if (type == NVSF_TYPE_BLOB_INDEX && chunk_start != VER_ANY &&
-            e[NVS_ENTRY_DATA_OFFSET + 5] != chunk_start)
-            continue;
-        if (type != TYPE_ANY && etype != type) {
-            if (!key && ns == NS_ANY && chunk == NVS_CHUNK_ANY)
-                continue;
-            *found = i;
-            return W_TYPE_MISMATCH;
-        }
-        *found = i;
-        return W_OK;
-    }
-    return W_NOT_FOUND;
+    *found = from;
+    return nvs_find_item(&ed->f, p, ns, type, key, chunk, chunk_start, found);
 }
 
-/* Page::eraseEntryAndSpan for a written item with a sound header. */
+/* Page::eraseEntryAndSpan (startup.c), logged and on both copies. */
 static void page_erase_item_at(nvsf_edit *ed, uint32_t p, unsigned i)
 {
-    wpage *pg = &ed->m.pages[p];
     const uint8_t *e = plain_entry(ed, p, i);
-    unsigned span = e[NVS_ENTRY_SPAN_OFFSET] ? e[NVS_ENTRY_SPAN_OFFSET] : 1;
     char key[NVS_ENTRY_KEY_SIZE + 1];
     entry_key(e, key);
     if (e[NVS_ENTRY_NS_OFFSET] == 0)
@@ -418,24 +347,11 @@ static void page_erase_item_at(nvsf_edit *ed, uint32_t p, unsigned i)
         note(ed, "page %u entry %u: %s:%s %s erased", (unsigned)p, i,
              ed->ns_names[e[NVS_ENTRY_NS_OFFSET]], key,
              nvsf_item_type_name((enum nvsf_item_type)e[NVS_ENTRY_TYPE_OFFSET]));
-    if (i + span > NVS_ENTRIES_PER_PAGE)
-        span = NVS_ENTRIES_PER_PAGE - i;
-    for (unsigned j = i; j < i + span; j++) {
-        if (entry_state(ed, p, j) == NVS_ENTRY_STATE_WRITTEN)
-            pg->used--;
-        set_entry_state(ed, p, j, NVS_ENTRY_STATE_ERASED);
-    }
-    if (i == pg->first_used) {
-        unsigned end = pg->state == PG_ACTIVE ? pg->next_free
-                                              : NVS_ENTRIES_PER_PAGE;
-        pg->first_used = NO_ENTRY;
-        for (unsigned j = i + span; j < end; j++) {
-            if (entry_state(ed, p, j) == NVS_ENTRY_STATE_WRITTEN) {
-                pg->first_used = j;
-                break;
-            }
-        }
-    }
+    touch(ed, p);
+    nvs_erase_entry_span(&ed->f, p, i);
+    if (ed->plain != ed->raw) /* the bitmap is plain in both */
+        memcpy(ed->raw + (size_t)p * NVS_PAGE_SIZE + NVS_BITMAP_OFFSET,
+               plain_page(ed, p) + NVS_BITMAP_OFFSET, NVS_BITMAP_SIZE);
 }
 
 /* Page::eraseItem. */
@@ -451,11 +367,11 @@ static int page_erase_item(nvsf_edit *ed, uint32_t p, uint8_t ns, uint8_t type,
 }
 
 /* Page::getVarDataTailroom. */
-static size_t page_tailroom(const wpage *pg)
+static size_t page_tailroom(const nvs_page_mem *pg)
 {
-    if (pg->state == PG_UNINIT)
+    if (pg->kind == NVS_PAGE_UNINITIALIZED)
         return CHUNK_MAX_SIZE;
-    if (pg->state == PG_FULL)
+    if (pg->kind == NVS_PAGE_FULL)
         return 0;
     return pg->next_free < NVS_ENTRIES_PER_PAGE - 1
                ? (size_t)(NVS_ENTRIES_PER_PAGE - pg->next_free - 1) * NVS_ENTRY_SIZE
@@ -465,12 +381,11 @@ static size_t page_tailroom(const wpage *pg)
 /* Page::copyItems: the written items of `from`, in order, into `to`. */
 static void page_copy_items(nvsf_edit *ed, uint32_t from, uint32_t to)
 {
-    const wpage *src = &ed->m.pages[from];
-    if (src->first_used == NO_ENTRY)
+    unsigned i = ed->f.pg[from].first_used;
+    if (i == NO_ENTRY)
         return;
-    if (ed->m.pages[to].state == PG_UNINIT)
+    if (ed->f.pg[to].kind == NVS_PAGE_UNINITIALIZED)
         page_initialize(ed, to);
-    unsigned i = src->first_used;
     while (i < NVS_ENTRIES_PER_PAGE) {
         if (entry_state(ed, from, i) != NVS_ENTRY_STATE_WRITTEN) {
             i++;
@@ -493,52 +408,52 @@ static void page_copy_items(nvsf_edit *ed, uint32_t from, uint32_t to)
 
 static uint32_t current_page(const nvsf_edit *ed)
 {
-    return ed->m.list[ed->m.list_n - 1];
+    return ed->f.list[ed->f.nlist - 1];
 }
 
 /* PageManager::activatePage: the first free page joins the page list. */
 static int activate_page(nvsf_edit *ed)
 {
-    model *m = &ed->m;
-    if (!m->free_n)
+    nvs_flash *f = &ed->f;
+    if (!f->nfree)
         return W_NOT_ENOUGH_SPACE;
-    uint32_t p = m->free[0];
-    if (m->pages[p].state == PG_CORRUPT) {
+    uint32_t p = f->free[0];
+    if (f->pg[p].kind == NVS_PAGE_CORRUPT) {
         page_erase(ed, p);
         note(ed, "page %u: corrupt, erased to be the new page", (unsigned)p);
     }
-    memmove(m->free, m->free + 1, (size_t)(m->free_n - 1) * sizeof *m->free);
-    m->free_n--;
-    m->list[m->list_n++] = p;
-    m->pages[p].seq = m->next_seq++;
+    memmove(f->free, f->free + 1, (size_t)(f->nfree - 1) * sizeof *f->free);
+    f->nfree--;
+    f->list[f->nlist++] = p;
+    f->pg[p].seq = f->next_seq++;
     return W_OK;
 }
 
 /* PageManager::requestNewPage, garbage collection included. */
 static int request_new_page(nvsf_edit *ed)
 {
-    model *m = &ed->m;
-    if (!m->free_n)
+    nvs_flash *f = &ed->f;
+    if (!f->nfree)
         return W_NOT_ENOUGH_SPACE;
-    if (m->free_n >= 2)
+    if (f->nfree >= 2)
         return activate_page(ed);
     uint32_t pick = 0, at = 0;
     unsigned max_unused = 0;
-    for (uint32_t k = 0; k < m->list_n; k++) {
-        unsigned unused = NVS_ENTRIES_PER_PAGE - m->pages[m->list[k]].used;
+    for (uint32_t k = 0; k < f->nlist; k++) {
+        unsigned unused = NVS_ENTRIES_PER_PAGE - page_used(ed, f->list[k]);
         if (unused > max_unused) {
             max_unused = unused;
-            pick = m->list[k];
+            pick = f->list[k];
             at = k;
         }
     }
     if (!max_unused)
         return W_NOT_ENOUGH_SPACE;
-    if (m->pages[pick].state != PG_FULL && m->pages[pick].state != PG_ACTIVE)
+    if (f->pg[pick].kind != NVS_PAGE_FULL && f->pg[pick].kind != NVS_PAGE_ACTIVE)
         return W_NOT_ENOUGH_SPACE; /* ESP-IDF: invalid state */
     note(ed, "page %u: garbage collection (%u entries not in use)",
          (unsigned)pick, max_unused);
-    page_set_state(ed, pick, PG_FREEING);
+    page_set_state(ed, pick, NVS_PAGE_FREEING);
     int rc = activate_page(ed);
     if (rc)
         return rc;
@@ -547,10 +462,10 @@ static int request_new_page(nvsf_edit *ed)
     page_erase(ed, pick);
     note(ed, "page %u: items moved to page %u, page erased", (unsigned)pick,
          (unsigned)to);
-    memmove(m->list + at, m->list + at + 1,
-            (size_t)(m->list_n - at - 1) * sizeof *m->list);
-    m->list_n--;
-    m->free[m->free_n++] = pick;
+    memmove(f->list + at, f->list + at + 1,
+            (size_t)(f->nlist - at - 1) * sizeof *f->list);
+    f->nlist--;
+    f->free[f->nfree++] = pick;
     return W_OK;
 }
 
@@ -558,8 +473,8 @@ static int request_new_page(nvsf_edit *ed)
 static int next_page(nvsf_edit *ed)
 {
     uint32_t p = current_page(ed);
-    if (ed->m.pages[p].state == PG_ACTIVE) {
-        page_set_state(ed, p, PG_FULL);
+    if (ed->f.pg[p].kind == NVS_PAGE_ACTIVE) {
+        page_set_state(ed, p, NVS_PAGE_FULL);
         note(ed, "page %u: full", (unsigned)p);
     }
     return request_new_page(ed);
@@ -572,10 +487,10 @@ static int storage_find_item(nvsf_edit *ed, uint8_t ns, uint8_t type,
                              const char *key, uint8_t chunk, uint8_t chunk_start,
                              uint32_t *page, unsigned *entry)
 {
-    for (uint32_t k = 0; k < ed->m.list_n; k++) {
-        if (page_find_item(ed, ed->m.list[k], ns, type, key, chunk, chunk_start,
+    for (uint32_t k = 0; k < ed->f.nlist; k++) {
+        if (page_find_item(ed, ed->f.list[k], ns, type, key, chunk, chunk_start,
                            0, entry) == W_OK) {
-            *page = ed->m.list[k];
+            *page = ed->f.list[k];
             return W_OK;
         }
     }
@@ -602,7 +517,7 @@ static int item_equals(nvsf_edit *ed, uint32_t p, unsigned i, const uint8_t *dat
                        size_t len)
 {
     const uint8_t *e = entry_at(ed, p, i);
-    if (!is_varlen(e[NVS_ENTRY_TYPE_OFFSET]))
+    if (!nvs_type_is_varlen(e[NVS_ENTRY_TYPE_OFFSET]))
         return memcmp(e + NVS_ENTRY_DATA_OFFSET, data, len) == 0;
     size_t stored;
     const uint8_t *s = item_data(ed, p, i, &stored);
@@ -667,13 +582,13 @@ static int write_multi_page_blob(nvsf_edit *ed, uint8_t ns, const char *key,
     size_t remaining = len, offset = 0;
     for (;;) {
         uint32_t p = current_page(ed);
-        size_t tailroom = page_tailroom(&ed->m.pages[p]);
+        size_t tailroom = page_tailroom(&ed->f.pg[p]);
         if (chunks == 0 && (tailroom < len || (tailroom == 0 && len == 0)) &&
             tailroom < CHUNK_MAX_SIZE / 10) {
             int rc = next_page(ed);
             if (rc)
                 return rc;
-            if (page_tailroom(&ed->m.pages[current_page(ed)]) == tailroom)
+            if (page_tailroom(&ed->f.pg[current_page(ed)]) == tailroom)
                 return W_NOT_ENOUGH_SPACE;
             continue;
         }
@@ -819,8 +734,8 @@ static int namespace_open(nvsf_edit *ed, const char *name, uint8_t *index,
         return 0;
     }
     uint8_t in_use[256] = {0};
-    for (uint32_t k = 0; k < ed->m.list_n; k++) {
-        uint32_t p = ed->m.list[k];
+    for (uint32_t k = 0; k < ed->f.nlist; k++) {
+        uint32_t p = ed->f.list[k];
         unsigned i = 0;
         while (page_find_item(ed, p, 0, NVSF_TYPE_U8, NULL, NVS_CHUNK_ANY,
                               VER_ANY, i, &i) == W_OK) {
@@ -850,75 +765,85 @@ static int namespace_open(nvsf_edit *ed, const char *name, uint8_t *index,
 
 /* ---- loading ------------------------------------------------------------ */
 
-/*
- * The writer's model from the device model (the reader, lib/startup.c),
- * after ESP-IDF's start-up: its page list (by sequence number, the active
- * page last), its free pages in the order ESP-IDF takes them, the next
- * sequence number, and per page the state, entries and next free entry.
- */
-static void load_model(nvsf_edit *ed, const nvsf_image *img)
+static int model_alloc(model *m, uint32_t pages);
+
+/* The start-up that load_model runs repairs nothing: the image it gets is
+ * the one the reader already repaired. */
+static void ignore_note(void *ctx, enum nvsf_severity severity,
+                        enum nvsf_repair repair, long page, int entry,
+                        unsigned count, const char *message)
 {
-    model *m = &ed->m;
+    (void)ctx, (void)severity, (void)repair, (void)page, (void)entry;
+    (void)count, (void)message;
+}
+
+/*
+ * The page manager's state, as ESP-IDF holds it after its start-up (the
+ * device model, startup.c): the page list by sequence number (the active
+ * page last), the free pages in the order ESP-IDF takes them, the next
+ * sequence number, and per page its state, first used and next free
+ * entries. A page read from flash keeps its version; an erased one starts
+ * as ESP-IDF's Page object does, at version 2.
+ */
+static int load_model(nvsf_edit *ed, const nvsf_image *img, nvsf_error *err)
+{
+    nvs_flash *f = &ed->f;
+    f->bytes = ed->plain;
+    f->raw = ed->enc ? ed->raw : NULL;
+    f->npages = ed->page_count;
+    f->note = ignore_note;
+    if (nvs_startup(f) || model_alloc(&ed->saved, ed->page_count) ||
+        !(ed->version = malloc(ed->page_count)))
+        return nvsf_fail(err, NVSF_E_NOMEM, "out of memory");
     for (uint32_t p = 0; p < ed->page_count; p++) {
-        const nvsf_page_info *pi = &img->pages[p];
-        wpage *w = &m->pages[p];
-        w->state = pi->state == NVS_PAGE_STATE_ACTIVE ? PG_ACTIVE
-                   : pi->state == NVS_PAGE_STATE_FULL ? PG_FULL
-                   : pi->state == NVS_PAGE_STATE_EMPTY ? PG_UNINIT
-                                                        : PG_CORRUPT;
-        w->seq = pi->seq;
-        /* An erased page starts as ESP-IDF's Page object does: version 2. */
-        w->version = w->state == PG_UNINIT ? NVS_PAGE_VERSION2 : pi->version;
-        w->used = w->state == PG_UNINIT ? 0 : pi->written;
-        w->next_free = pi->next_free;
-        w->first_used = NO_ENTRY;
-        for (unsigned i = 0; i < NVS_ENTRIES_PER_PAGE && w->used; i++) {
-            if (pi->entry_state[i] == NVSF_ENTRY_WRITTEN) {
-                w->first_used = i;
-                break;
-            }
-        }
+        enum nvs_page_kind k = f->pg[p].kind;
+        ed->version[p] = k == NVS_PAGE_ACTIVE || k == NVS_PAGE_FULL
+                             ? plain_page(ed, p)[NVS_PAGE_VERSION_OFFSET]
+                             : NVS_PAGE_VERSION2;
     }
-    for (uint32_t k = 0; k < img->page_order_count; k++) {
-        uint32_t p = img->page_order[k];
-        m->list[m->list_n++] = p;
-        if (m->pages[p].state == PG_UNINIT) /* taken, not written yet */
-            m->pages[p].seq = img->next_seq - 1;
-    }
-    for (uint32_t k = 0; k < img->free_count; k++)
-        m->free[m->free_n++] = img->free_pages[k];
-    m->next_seq = img->next_seq;
     for (size_t k = 0; k < img->namespace_count; k++)
         memcpy(ed->ns_names[img->namespaces[k].index], img->namespaces[k].name,
                NVSF_KEY_MAX_LEN);
+    return 0;
 }
 
 /* ---- the public API ------------------------------------------------------- */
 
 static void model_free(model *m)
 {
-    free(m->pages);
+    free(m->pg);
     free(m->list);
     free(m->free);
+    free(m->version);
     memset(m, 0, sizeof *m);
 }
 
 static int model_alloc(model *m, uint32_t pages)
 {
-    m->pages = calloc(pages, sizeof *m->pages);
-    m->list = calloc(pages, sizeof *m->list);
-    m->free = calloc(pages, sizeof *m->free);
-    return m->pages && m->list && m->free ? 0 : NVSF_E_NOMEM;
+    m->pg = calloc((size_t)pages + 1, sizeof *m->pg);
+    m->list = calloc((size_t)pages + 1, sizeof *m->list);
+    m->free = calloc((size_t)pages + 1, sizeof *m->free);
+    m->version = calloc(pages, 1);
+    return m->pg && m->list && m->free && m->version ? 0 : NVSF_E_NOMEM;
 }
 
-static void model_copy(model *to, const model *from, uint32_t pages)
+/* Save the page manager's state into m (save) or put it back (!save). */
+static void model_copy(nvsf_edit *ed, model *m, int save)
 {
-    memcpy(to->pages, from->pages, pages * sizeof *to->pages);
-    memcpy(to->list, from->list, pages * sizeof *to->list);
-    memcpy(to->free, from->free, pages * sizeof *to->free);
-    to->list_n = from->list_n;
-    to->free_n = from->free_n;
-    to->next_seq = from->next_seq;
+    nvs_flash *f = &ed->f;
+    size_t n = (size_t)ed->page_count + 1;
+    int to = save ? 1 : 0, from = !to; /* 0: the live state, 1: m */
+    nvs_page_mem *pg[2] = {f->pg, m->pg};
+    uint32_t *list[2] = {f->list, m->list}, *fr[2] = {f->free, m->free};
+    uint8_t *ver[2] = {ed->version, m->version};
+    uint32_t *counts[2][3] = {{&f->nlist, &f->nfree, &f->next_seq},
+                              {&m->nlist, &m->nfree, &m->next_seq}};
+    memcpy(pg[to], pg[from], n * sizeof *pg[0]);
+    memcpy(list[to], list[from], n * sizeof *list[0]);
+    memcpy(fr[to], fr[from], n * sizeof *fr[0]);
+    memcpy(ver[to], ver[from], ed->page_count);
+    for (int i = 0; i < 3; i++)
+        *counts[to][i] = *counts[from][i];
 }
 
 void nvsf_edit_close(nvsf_edit *ed)
@@ -937,7 +862,8 @@ void nvsf_edit_close(nvsf_edit *ed)
     free(ed->touched);
     free(ed->ever);
     nvsf_xts_free(ed->enc);
-    model_free(&ed->m);
+    nvs_flash_release(&ed->f);
+    free(ed->version);
     model_free(&ed->saved);
     nvsf_buf_free(&ed->log);
     free(ed);
@@ -1009,8 +935,7 @@ int nvsf_edit_open(nvsf_edit **out, uint8_t *image, size_t size,
         ed->undo_plain = malloc(size);
     }
     if (!ed->touched || !ed->ever || !ed->undo_raw || !ed->plain ||
-        (xts_key && !ed->undo_plain) || model_alloc(&ed->m, ed->page_count) ||
-        model_alloc(&ed->saved, ed->page_count))
+        (xts_key && !ed->undo_plain))
         rc = nvsf_fail(err, NVSF_E_NOMEM, "out of memory");
     if (!rc && xts_key)
         rc = nvsf_xts_new(&ed->enc, xts_key, 1, err);
@@ -1028,7 +953,6 @@ int nvsf_edit_open(nvsf_edit **out, uint8_t *image, size_t size,
         memcpy(image, ed->undo_raw, size);
     if (xts_key)
         memcpy(ed->plain, img->bytes, size);
-    load_model(ed, img);
     /* A page the start-up erased is erased flash, all 0xFF, encrypted or
      * not (nvsf_image_export keeps an encrypted page's old entries when
      * their decrypted bytes look unchanged). */
@@ -1040,7 +964,12 @@ int nvsf_edit_open(nvsf_edit **out, uint8_t *image, size_t size,
         if (i == NVS_PAGE_SIZE)
             memset(image + (size_t)p * NVS_PAGE_SIZE, 0xFF, NVS_PAGE_SIZE);
     }
+    rc = load_model(ed, img, err);
     nvsf_image_free(img);
+    if (rc) {
+        nvsf_edit_close(ed);
+        return rc;
+    }
     *out = ed;
     return 0;
 }
@@ -1048,7 +977,7 @@ int nvsf_edit_open(nvsf_edit **out, uint8_t *image, size_t size,
 /* Start a change: remember the model; pages are saved as they are touched. */
 static void change_begin(nvsf_edit *ed)
 {
-    model_copy(&ed->saved, &ed->m, ed->page_count);
+    model_copy(ed, &ed->saved, 1);
     memset(ed->touched, 0, ed->page_count);
     ed->log_mark = ed->log.len;
     ed->failed = 0;
@@ -1072,7 +1001,7 @@ static int change_end(nvsf_edit *ed, int rc, nvsf_error *err)
         if (ed->plain != ed->raw)
             memcpy(ed->plain + off, ed->undo_plain + off, NVS_PAGE_SIZE);
     }
-    model_copy(&ed->m, &ed->saved, ed->page_count);
+    model_copy(ed, &ed->saved, 0);
     ed->log.len = ed->log_mark;
     if (ed->log.data)
         ed->log.data[ed->log.len] = '\0';
@@ -1203,8 +1132,8 @@ int nvsf_image_erase(nvsf_edit *ed, const char *ns, const char *key,
     change_begin(ed);
     if (!key) {
         /* Storage::eraseNamespace: every item, page after page. */
-        for (uint32_t k = 0; k < ed->m.list_n; k++) {
-            while (page_erase_item(ed, ed->m.list[k], (uint8_t)index, TYPE_ANY,
+        for (uint32_t k = 0; k < ed->f.nlist; k++) {
+            while (page_erase_item(ed, ed->f.list[k], (uint8_t)index, TYPE_ANY,
                                    NULL, NVS_CHUNK_ANY, VER_ANY) == W_OK)
                 ;
         }
