@@ -6,7 +6,9 @@
 # Builds a Release tree in build-bench/, then measures
 #   1. one 1 MiB partition of 7000 items, plain and encrypted: the library
 #      alone (parse + build + encrypt in memory) and the whole command;
-#      then one `set` on that image, library alone and command;
+#      then one `set` on that image, library alone and command; then
+#      reading it as a device opens it (ESP-IDF's start-up, every item,
+#      the checks): the library alone and `nvsforge check`;
 #   2. a manufacturing batch of DEVICES devices of ESP-IDF's sample config at
 #      0x6000, plain and with --keygen, against the I/O floor: the time to
 #      write the very same files from memory (bench/io_floor.c).
@@ -80,6 +82,15 @@ cmd_set=$(best_of 10 set_one)
 printf '%-44s %10s\n' "  library: one set (read + check + change)" "$lib_set"
 printf '%-44s %10s\n' "  the same, encrypted" "$lib_set_enc"
 printf '%-44s %10s\n' "  nvsforge set (with fsync)" "$cmd_set"
+# Reading it back as a device does: p0.bin has been changed by the sets
+# above, as a device changes its partition (new items, erased old ones).
+read -r lib_check _ < <("$build/bench/bench_check" "$work/p0.bin" - 50)
+read -r lib_check_enc _ < <("$build/bench/bench_check" "$work/e0.bin" "$key" 50)
+check_one() { "$bin/nvsforge" check "$work/p0.bin"; }
+cmd_check=$(best_of 10 check_one)
+printf '%-44s %10s\n' "  library: open as a device (start-up, check)" "$lib_check"
+printf '%-44s %10s\n' "  the same, encrypted" "$lib_check_enc"
+printf '%-44s %10s\n' "  nvsforge check" "$cmd_check"
 echo
 
 # ---- 2. manufacturing batch -------------------------------------------------

@@ -54,6 +54,7 @@ typedef struct reader {
     nvsf_page_info *pages;
     nvsf_entry_ref *entries;
     size_t nentries, capentries;
+    uint32_t *byname;      /* entries by namespace, key, page-list order */
     nvsf_namespace ns[NVS_NAMESPACE_INDEX_MAX];
     uint64_t ns_pos[NVS_NAMESPACE_INDEX_MAX];
     size_t nns;
@@ -556,20 +557,93 @@ static void read_entries(reader *r)
     }
 }
 
-/* Storage::findItem: the first page of the list where the page finds it. */
+/* The live headers sorted by namespace and key (as ESP-IDF compares keys:
+ * their first 15 bytes), then in page-list order: lookups by key go
+ * through them instead of walking every page. */
+static const reader *sort_ctx; /* qsort has no context argument */
+
+static int cmp_byname(const void *a, const void *b)
+{
+    const nvsf_entry_ref *x = &sort_ctx->entries[*(const uint32_t *)a];
+    const nvsf_entry_ref *y = &sort_ctx->entries[*(const uint32_t *)b];
+    int c = (int)x->ns_index - (int)y->ns_index;
+    if (!c)
+        c = strncmp(x->key, y->key, NVSF_KEY_MAX_LEN);
+    if (!c)
+        c = *(const uint32_t *)a < *(const uint32_t *)b ? -1 : 1;
+    return c;
+}
+
+static void index_entries(reader *r)
+{
+    free(r->byname);
+    r->byname = malloc((r->nentries + 1) * sizeof *r->byname);
+    if (!r->byname) {
+        r->nomem = 1;
+        return;
+    }
+    for (size_t k = 0; k < r->nentries; k++)
+        r->byname[k] = (uint32_t)k;
+    sort_ctx = r;
+    qsort(r->byname, r->nentries, sizeof *r->byname, cmp_byname);
+    sort_ctx = NULL;
+}
+
+/* < 0, 0, > 0: entry k against (ns, key). */
+static int cmp_name(const reader *r, uint32_t k, uint8_t ns, const char *key)
+{
+    const nvsf_entry_ref *x = &r->entries[k];
+    int c = (int)x->ns_index - (int)ns;
+    return c ? c : strncmp(x->key, key, NVSF_KEY_MAX_LEN);
+}
+
+/*
+ * Storage::findItem: the first page of the list where Page::findItem finds
+ * it. Through the index: on each page, from the first header whose hash
+ * matches, the headers of this namespace and key in order (the others
+ * are never a match).
+ */
 static int find_first(reader *r, uint8_t ns, uint8_t type, const char *key,
                       uint8_t chunk, uint8_t chunk_start, uint32_t *page,
                       unsigned *entry)
 {
     nvs_flash *f = &r->flash;
-    for (uint32_t k = 0; k < f->nlist; k++) {
-        unsigned i = 0;
-        if (nvs_find_item(f, f->list[k], ns, type, key, chunk, chunk_start,
-                          &i) == NVS_FOUND) {
-            *page = f->list[k];
-            *entry = i;
-            return 1;
+    nvs_search q;
+    nvs_search_init(&q, ns, type, key, chunk, chunk_start);
+    const size_t n = r->nentries;
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (cmp_name(r, r->byname[mid], ns, key) < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    for (size_t i = lo; i < n && cmp_name(r, r->byname[i], ns, key) == 0;) {
+        uint32_t p = r->entries[r->byname[i]].page;
+        size_t j = i;
+        while (j < n && cmp_name(r, r->byname[j], ns, key) == 0 &&
+               r->entries[r->byname[j]].page == p)
+            j++;
+        int started = !q.hashed;
+        for (size_t t = i; t < j; t++) {
+            const nvsf_entry_ref *x = &r->entries[r->byname[t]];
+            const uint8_t *e = nvs_entry_at(f, p, x->entry);
+            if (nvs_bitmap_get(r->bytes + (size_t)p * NVS_PAGE_SIZE,
+                               x->entry) != NVS_ENTRY_STATE_WRITTEN)
+                continue;
+            if (!started && !(started = nvs_search_hash_start(&q, e)))
+                continue;
+            int rc = nvs_search_match(&q, e);
+            if (rc == NVS_FOUND) {
+                *page = p;
+                *entry = x->entry;
+                return 1;
+            }
+            if (rc == NVS_TYPE_MISMATCH)
+                break;
         }
+        i = j;
     }
     return 0;
 }
@@ -959,6 +1033,7 @@ static int open_model(reader *r, nvsf_error *err)
     }
     if (!r->nomem) {
         read_entries(r);
+        index_entries(r);
         read_items(r);
         read_pages(r);
         check_pages(r);
@@ -1018,6 +1093,7 @@ void nvsf_image_free(nvsf_image *img)
     free(r->blobs);
     free(r->pages);
     free(r->entries);
+    free(r->byname);
     free(r->items);
     free(r->item_pos);
     free(r->problems);

@@ -148,6 +148,62 @@ void nvs_erase_entry_span(nvs_flash *f, uint32_t p, unsigned i)
         m->next_free = i + span;
 }
 
+void nvs_search_init(nvs_search *q, uint8_t ns, uint8_t type,
+                     const char *key, uint8_t chunk, uint8_t chunk_start)
+{
+    memset(q, 0, sizeof *q);
+    q->ns = ns;
+    q->type = type;
+    q->key = key;
+    q->chunk = chunk;
+    q->chunk_start = chunk_start;
+    q->hashed = ns != NVS_NS_ANY && key &&
+                (type != NVSF_TYPE_BLOB_DATA || chunk != NVS_CHUNK_ANY);
+    if (q->hashed) {
+        q->want[NVS_ENTRY_NS_OFFSET] = ns;
+        q->want[NVS_ENTRY_CHUNK_OFFSET] = chunk;
+        strncpy((char *)q->want + NVS_ENTRY_KEY_OFFSET, key,
+                NVS_ENTRY_KEY_SIZE);
+    }
+}
+
+int nvs_search_hash_start(const nvs_search *q, const uint8_t *e)
+{
+    return same_hash(e, q->want);
+}
+
+int nvs_search_match(const nvs_search *q, const uint8_t *e)
+{
+    uint8_t et = e[NVS_ENTRY_TYPE_OFFSET], ec = e[NVS_ENTRY_CHUNK_OFFSET];
+    if (q->ns != NVS_NS_ANY && e[NVS_ENTRY_NS_OFFSET] != q->ns)
+        return NVS_NOT_FOUND;
+    if (q->key && strncmp(q->key, (const char *)e + NVS_ENTRY_KEY_OFFSET,
+                          NVSF_KEY_MAX_LEN) != 0)
+        return NVS_NOT_FOUND;
+    if (q->chunk != NVS_CHUNK_ANY && q->type == NVSF_TYPE_BLOB_DATA &&
+        ec != q->chunk)
+        return NVS_NOT_FOUND;
+    if (q->chunk == NVS_CHUNK_ANY && q->type == NVSF_TYPE_BLOB_DATA &&
+        et != NVSF_TYPE_BLOB_DATA)
+        return NVS_NOT_FOUND;
+    if (q->chunk == NVS_CHUNK_ANY && q->type == NVSF_TYPE_BLOB &&
+        et == NVSF_TYPE_BLOB_INDEX)
+        return NVS_TYPE_MISMATCH;
+    if (q->chunk == NVS_CHUNK_ANY && q->type == NVSF_TYPE_BLOB &&
+        et == NVSF_TYPE_BLOB_DATA)
+        return NVS_NOT_FOUND;
+    if (q->type == NVSF_TYPE_BLOB_INDEX &&
+        (ec != NVS_CHUNK_ANY ||
+         (q->chunk_start != NVS_VER_ANY &&
+          e[NVS_ENTRY_DATA_OFFSET + 5] != q->chunk_start)))
+        return NVS_NOT_FOUND;
+    if (q->type != NVS_TYPE_ANY && et != q->type)
+        return !q->key && q->ns == NVS_NS_ANY && q->chunk == NVS_CHUNK_ANY
+                   ? NVS_NOT_FOUND
+                   : NVS_TYPE_MISMATCH;
+    return NVS_FOUND;
+}
+
 int nvs_find_item(nvs_flash *f, uint32_t p, uint8_t ns, uint8_t type,
                   const char *key, uint8_t chunk, uint8_t chunk_start,
                   unsigned *index)
@@ -160,17 +216,11 @@ int nvs_find_item(nvs_flash *f, uint32_t p, uint8_t ns, uint8_t type,
         return NVS_NOT_FOUND;
     unsigned start = *index > m->first_used ? *index : m->first_used;
     unsigned end = m->next_free < NENT ? m->next_free : NENT;
-    uint8_t want[NVS_ENTRY_SIZE];
-    int hashed = ns != NVS_NS_ANY && key &&
-                 (type != NVSF_TYPE_BLOB_DATA || chunk != NVS_CHUNK_ANY);
-    if (hashed) {
-        /* ESP-IDF starts at the first item whose hash (namespace, key,
-         * chunk index) matches, and finds nothing when none does. */
-        memset(want, 0, sizeof want);
-        want[NVS_ENTRY_NS_OFFSET] = ns;
-        want[NVS_ENTRY_CHUNK_OFFSET] = chunk;
-        strncpy((char *)want + NVS_ENTRY_KEY_OFFSET, key, NVS_ENTRY_KEY_SIZE);
-    }
+    nvs_search q;
+    nvs_search_init(&q, ns, type, key, chunk, chunk_start);
+    /* With a key, ESP-IDF starts at the first item whose hash (namespace,
+     * key, chunk index) matches, and finds nothing when none does. */
+    int hashed = q.hashed;
     for (unsigned i = start, next; i < end; i = next) {
         next = i + 1;
         if (state_of(f, p, i) != NVS_ENTRY_STATE_WRITTEN)
@@ -180,46 +230,19 @@ int nvs_find_item(nvs_flash *f, uint32_t p, uint8_t ns, uint8_t type,
             nvs_erase_entry_span(f, p, i);
             continue;
         }
-        uint8_t et = e[NVS_ENTRY_TYPE_OFFSET], ec = e[NVS_ENTRY_CHUNK_OFFSET];
-        if (nvs_type_is_varlen(et) && e[NVS_ENTRY_SPAN_OFFSET] > 0)
+        if (nvs_type_is_varlen(e[NVS_ENTRY_TYPE_OFFSET]) &&
+            e[NVS_ENTRY_SPAN_OFFSET] > 0)
             next = i + e[NVS_ENTRY_SPAN_OFFSET];
         if (hashed) {
-            if (!same_hash(e, want))
+            if (!nvs_search_hash_start(&q, e))
                 continue;
             hashed = 0;
         }
-        if (ns != NVS_NS_ANY && e[NVS_ENTRY_NS_OFFSET] != ns)
+        int rc = nvs_search_match(&q, e);
+        if (rc == NVS_NOT_FOUND)
             continue;
-        if (key && strncmp(key, (const char *)e + NVS_ENTRY_KEY_OFFSET,
-                           NVSF_KEY_MAX_LEN) != 0)
-            continue;
-        if (chunk != NVS_CHUNK_ANY && type == NVSF_TYPE_BLOB_DATA &&
-            ec != chunk)
-            continue;
-        if (chunk == NVS_CHUNK_ANY && type == NVSF_TYPE_BLOB_DATA &&
-            et != NVSF_TYPE_BLOB_DATA)
-            continue;
-        if (chunk == NVS_CHUNK_ANY && type == NVSF_TYPE_BLOB &&
-            et == NVSF_TYPE_BLOB_INDEX) {
-            *index = i;
-            return NVS_TYPE_MISMATCH;
-        }
-        if (chunk == NVS_CHUNK_ANY && type == NVSF_TYPE_BLOB &&
-            et == NVSF_TYPE_BLOB_DATA)
-            continue;
-        if (type == NVSF_TYPE_BLOB_INDEX && ec != NVS_CHUNK_ANY)
-            continue;
-        if (type == NVSF_TYPE_BLOB_INDEX && chunk_start != NVS_VER_ANY &&
-            e[NVS_ENTRY_DATA_OFFSET + 5] != chunk_start)
-            continue;
-        if (type != NVS_TYPE_ANY && et != type) {
-            if (!key && ns == NVS_NS_ANY && chunk == NVS_CHUNK_ANY)
-                continue;
-            *index = i;
-            return NVS_TYPE_MISMATCH;
-        }
         *index = i;
-        return NVS_FOUND;
+        return rc;
     }
     return NVS_NOT_FOUND;
 }

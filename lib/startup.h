@@ -92,6 +92,24 @@ int nvs_find_item(nvs_flash *f, uint32_t p, uint8_t ns, uint8_t type,
                   const char *key, uint8_t chunk, uint8_t chunk_start,
                   unsigned *index);
 
+/*
+ * nvs_find_item's test of one live entry, for lookups through an index:
+ * a search (nvs_search_init), where on a page it starts (the first entry
+ * for which nvs_search_hash_start holds, when q->hashed), and what an
+ * entry from there on gives (NVS_FOUND, NVS_NOT_FOUND: go on,
+ * NVS_TYPE_MISMATCH: the page's search ends).
+ */
+typedef struct nvs_search {
+    uint8_t ns, type, chunk, chunk_start;
+    const char *key;
+    int hashed;
+    uint8_t want[32];
+} nvs_search;
+void nvs_search_init(nvs_search *q, uint8_t ns, uint8_t type,
+                     const char *key, uint8_t chunk, uint8_t chunk_start);
+int nvs_search_hash_start(const nvs_search *q, const uint8_t *entry);
+int nvs_search_match(const nvs_search *q, const uint8_t *entry);
+
 /* ESP-IDF's Page::eraseEntryAndSpan: the item at entry i of page p. */
 void nvs_erase_entry_span(nvs_flash *f, uint32_t p, unsigned i);
 
