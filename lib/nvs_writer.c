@@ -767,40 +767,59 @@ static int namespace_open(nvsf_edit *ed, const char *name, uint8_t *index,
 
 static int model_alloc(model *m, uint32_t pages);
 
-/* The start-up that load_model runs repairs nothing: the image it gets is
- * the one the reader already repaired. */
-static void ignore_note(void *ctx, enum nvsf_severity severity,
-                        enum nvsf_repair repair, long page, int entry,
-                        unsigned count, const char *message)
-{
-    (void)ctx, (void)severity, (void)repair, (void)page, (void)entry;
-    (void)count, (void)message;
-}
-
 /*
- * The page manager's state, as ESP-IDF holds it after its start-up (the
- * device model, startup.c): the page list by sequence number (the active
- * page last), the free pages in the order ESP-IDF takes them, the next
- * sequence number, and per page its state, first used and next free
- * entries. A page read from flash keeps its version; an erased one starts
- * as ESP-IDF's Page object does, at version 2.
+ * The page manager's state as the device model (the reader's start-up,
+ * startup.c) left it: the page list by sequence number (the active page
+ * last, maybe one taken but not written yet), the free pages in the order
+ * ESP-IDF takes them, the next sequence number, and per page its state,
+ * first used and next free entries. A page read from flash keeps its
+ * version; an erased one starts as ESP-IDF's Page object does, at 2.
  */
 static int load_model(nvsf_edit *ed, const nvsf_image *img, nvsf_error *err)
 {
     nvs_flash *f = &ed->f;
+    size_t n = (size_t)ed->page_count + 1;
     f->bytes = ed->plain;
-    f->raw = ed->enc ? ed->raw : NULL;
     f->npages = ed->page_count;
-    f->note = ignore_note;
-    if (nvs_startup(f) || model_alloc(&ed->saved, ed->page_count) ||
-        !(ed->version = malloc(ed->page_count)))
+    f->pg = calloc(n, sizeof *f->pg);
+    f->list = calloc(n, sizeof *f->list);
+    f->free = calloc(n, sizeof *f->free);
+    ed->version = malloc(ed->page_count);
+    if (!f->pg || !f->list || !f->free || !ed->version ||
+        model_alloc(&ed->saved, ed->page_count))
         return nvsf_fail(err, NVSF_E_NOMEM, "out of memory");
     for (uint32_t p = 0; p < ed->page_count; p++) {
-        enum nvs_page_kind k = f->pg[p].kind;
-        ed->version[p] = k == NVS_PAGE_ACTIVE || k == NVS_PAGE_FULL
-                             ? plain_page(ed, p)[NVS_PAGE_VERSION_OFFSET]
+        const nvsf_page_info *pi = &img->pages[p];
+        nvs_page_mem *m = &f->pg[p];
+        m->kind = pi->state == NVS_PAGE_STATE_ACTIVE ? NVS_PAGE_ACTIVE
+                  : pi->state == NVS_PAGE_STATE_FULL ? NVS_PAGE_FULL
+                  : pi->state == NVS_PAGE_STATE_EMPTY ? NVS_PAGE_UNINITIALIZED
+                                                       : NVS_PAGE_CORRUPT;
+        m->seq = pi->seq;
+        m->next_free = pi->next_free;
+        m->first_used = NO_ENTRY;
+        for (unsigned i = 0; i < NVS_ENTRIES_PER_PAGE; i++) {
+            if (pi->entry_state[i] == NVSF_ENTRY_WRITTEN) {
+                m->first_used = i;
+                break;
+            }
+        }
+        ed->version[p] = m->kind == NVS_PAGE_ACTIVE || m->kind == NVS_PAGE_FULL
+                             ? pi->version
                              : NVS_PAGE_VERSION2;
     }
+    f->pending = UINT32_MAX;
+    for (uint32_t k = 0; k < img->page_order_count; k++) {
+        uint32_t p = img->page_order[k];
+        f->list[f->nlist++] = p;
+        if (f->pg[p].kind == NVS_PAGE_UNINITIALIZED) { /* taken, not written */
+            f->pg[p].seq = img->next_seq - 1;
+            f->pending = p;
+        }
+    }
+    for (uint32_t k = 0; k < img->free_count; k++)
+        f->free[f->nfree++] = img->free_pages[k];
+    f->next_seq = img->next_seq;
     for (size_t k = 0; k < img->namespace_count; k++)
         memcpy(ed->ns_names[img->namespaces[k].index], img->namespaces[k].name,
                NVSF_KEY_MAX_LEN);
