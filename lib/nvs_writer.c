@@ -102,6 +102,8 @@ struct nvsf_edit {
     char ns_names[256][NVS_ENTRY_KEY_SIZE]; /* by index, for the log */
     nvsf_buf log;         /* what the change did, one line each */
     size_t log_mark;
+    uint32_t last_page;   /* where the last item header was written */
+    unsigned last_entry;
     int failed;           /* a write to the bytes failed (crypto) */
     nvsf_error write_err;
 };
@@ -289,6 +291,8 @@ static int page_write_item(nvsf_edit *ed, uint32_t p, uint8_t ns, uint8_t type,
         return W_PAGE_FULL;
     uint8_t e[NVS_ENTRY_SIZE];
     unsigned at = pg->next_free;
+    ed->last_page = p;
+    ed->last_entry = at;
     make_header(e, ns, type, (uint8_t)count, key, chunk);
     if (!nvs_type_is_varlen(type)) {
         memcpy(e + NVS_ENTRY_DATA_OFFSET, data, len);
@@ -651,6 +655,29 @@ static void erase_old_item(nvsf_edit *ed, uint32_t p, unsigned i)
 }
 
 /*
+ * A key stored twice (a set that changed the type, cut before it erased
+ * the old item: ESP-IDF lists both, and a set erases only the first): every
+ * item of the key but the one just written goes, blob indexes (and so
+ * their chunks) excepted, so that the key reads back as set.
+ */
+static void erase_other_items(nvsf_edit *ed, uint8_t ns, const char *key)
+{
+    for (uint32_t k = 0; k < ed->f.nlist; k++) {
+        uint32_t p = ed->f.list[k];
+        unsigned i = 0;
+        while (page_find_item(ed, p, ns, TYPE_ANY, key, NVS_CHUNK_ANY, VER_ANY,
+                              i, &i) == W_OK) {
+            const uint8_t *e = entry_at(ed, p, i);
+            if ((p == ed->last_page && i == ed->last_entry) ||
+                e[NVS_ENTRY_TYPE_OFFSET] == NVSF_TYPE_BLOB_INDEX)
+                i += e[NVS_ENTRY_SPAN_OFFSET] ? e[NVS_ENTRY_SPAN_OFFSET] : 1u;
+            else
+                page_erase_item_at(ed, p, i);
+        }
+    }
+}
+
+/*
  * Storage::writeItem. Blobs (type NVSF_TYPE_BLOB_DATA asked for) go as a
  * multi-page blob; everything else as one item.
  */
@@ -683,15 +710,10 @@ static int storage_write_item(nvsf_edit *ed, uint8_t ns, uint8_t type,
         }
         if ((rc = write_multi_page_blob(ed, ns, key, data, len, next)))
             return rc;
-        if (same_type) {
+        if (same_type)
             (void)erase_multi_page_blob(ed, ns, key, prev);
-            return W_OK;
-        }
         /* A version-1 blob, or (our clean-up) an item of another type. */
-        if (storage_find_item(ed, ns, TYPE_ANY, key, NVS_CHUNK_ANY, VER_ANY,
-                              &fp, &fi) == W_OK &&
-            entry_at(ed, fp, fi)[NVS_ENTRY_TYPE_OFFSET] != NVSF_TYPE_BLOB_INDEX)
-            erase_old_item(ed, fp, fi);
+        erase_other_items(ed, ns, key);
         return W_OK;
     }
     if (same_type && item_equals(ed, fp, fi, data, len)) {
@@ -707,6 +729,7 @@ static int storage_write_item(nvsf_edit *ed, uint8_t ns, uint8_t type,
         if (storage_find_item(ed, ns, TYPE_ANY, key, NVS_CHUNK_ANY, VER_ANY,
                               &fp, &fi) == W_OK)
             erase_old_item(ed, fp, fi);
+        erase_other_items(ed, ns, key);
     }
     return W_OK;
 }
@@ -1158,17 +1181,23 @@ int nvsf_image_erase(nvsf_edit *ed, const char *ns, const char *key,
         }
         return change_end(ed, 0, err);
     }
-    /* Storage::eraseItem(ns, ANY, key). */
+    /* Storage::eraseItem(ns, ANY, key); again while the key is there (a
+     * key stored twice after a power cut: ESP-IDF would erase one). */
     uint32_t p;
     unsigned i;
     if (storage_find_item(ed, (uint8_t)index, TYPE_ANY, key, NVS_CHUNK_ANY,
                           VER_ANY, &p, &i) != W_OK)
         rc = nvsf_fail(err, NVSF_E_INPUT, "%s:%s: no such key in the image", ns,
                        key);
-    else if (entry_at(ed, p, i)[NVS_ENTRY_TYPE_OFFSET] == NVSF_TYPE_BLOB_INDEX)
-        (void)erase_multi_page_blob(ed, (uint8_t)index, key, VER_ANY);
-    else
-        page_erase_item_at(ed, p, i);
+    while (!rc) {
+        if (entry_at(ed, p, i)[NVS_ENTRY_TYPE_OFFSET] == NVSF_TYPE_BLOB_INDEX)
+            (void)erase_multi_page_blob(ed, (uint8_t)index, key, VER_ANY);
+        else
+            page_erase_item_at(ed, p, i);
+        if (storage_find_item(ed, (uint8_t)index, TYPE_ANY, key, NVS_CHUNK_ANY,
+                              VER_ANY, &p, &i) != W_OK)
+            break;
+    }
     return change_end(ed, rc, err);
 }
 

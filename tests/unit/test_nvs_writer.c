@@ -1010,6 +1010,55 @@ static void test_encrypted_like_plain(void **state)
     free(enc);
 }
 
+/* A key stored twice with two types (a set cut before it erased the old
+ * item): a set leaves the key once, as set; an erase leaves none. */
+static void test_key_stored_twice(void **state)
+{
+    (void)state;
+    size_t size;
+    uint8_t *orig = read_image_file(DEVICE_IMAGES "/midcut-021/image.bin", &size);
+    assert_non_null(orig);
+    uint8_t *img = malloc(size);
+    assert_non_null(img);
+    nvsf_error err = {0};
+    for (int erase = 0; erase < 2; erase++) {
+        memcpy(img, orig, size);
+        nvsf_image *r;
+        assert_int_equal(nvsf_image_read(img, size, NULL, &r, &err), 0);
+        const char *ns = NULL;
+        unsigned twice = 0;
+        for (size_t k = 0; k < r->item_count; k++)
+            if (strcmp(r->items[k].key, "lvV") == 0) {
+                ns = r->items[k].ns_name;
+                twice++;
+            }
+        assert_int_equal(twice, 2);
+        char nsname[17];
+        snprintf(nsname, sizeof nsname, "%s", ns);
+        nvsf_image_free(r);
+        nvsf_edit *ed = open_ok(img, (uint32_t)size, NULL);
+        if (erase)
+            assert_int_equal(nvsf_image_erase(ed, nsname, "lvV", &err), 0);
+        else
+            assert_int_equal(nvsf_image_set_int(ed, nsname, "lvV", NVSF_TYPE_I32,
+                                                5, &err), 0);
+        nvsf_edit_close(ed);
+        assert_int_equal(nvsf_image_read(img, size, NULL, &r, &err), 0);
+        assert_int_equal(r->problem_count, 0);
+        unsigned left = 0;
+        for (size_t k = 0; k < r->item_count; k++)
+            if (strcmp(r->items[k].key, "lvV") == 0) {
+                left++;
+                assert_int_equal(r->items[k].type, NVSF_TYPE_I32);
+                assert_int_equal(r->items[k].value, 5);
+            }
+        assert_int_equal(left, erase ? 0 : 1);
+        nvsf_image_free(r);
+    }
+    free(img);
+    free(orig);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1020,6 +1069,7 @@ int main(void)
         cmocka_unit_test(test_types_and_namespaces),
         cmocka_unit_test(test_refusals),
         cmocka_unit_test(test_encrypted_like_plain),
+        cmocka_unit_test(test_key_stored_twice),
         cmocka_unit_test(test_conformance_images),
         cmocka_unit_test(test_device_images),
         cmocka_unit_test(test_long_run_plain),
