@@ -457,7 +457,10 @@ int nvsf_csv_write_record(nvsf_buf *out, const char *const *fields,
             size_t len = lens[i];
             if (i > 0)
                 *w++ = ',';
-            if (!needs_quotes(s, len)) {
+            /* A record starting with '#' would read back as a comment
+             * (here and in the reference's line filter): quoted, it
+             * does not. */
+            if (!needs_quotes(s, len) && !(i == 0 && len && s[0] == '#')) {
                 if (len)
                     memcpy(w, s, len);
                 w += len;

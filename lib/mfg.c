@@ -37,7 +37,8 @@ struct nvsf_mfg {
 /* The encodings the reference manufacturing tool accepts in a config. */
 static const char *const mfg_encodings[] = {
     "string", "binary", "hex2bin", "base64", "u8", "i8",
-    "u16", "u32", "i32", "u64", "i64"};
+    "u16", "u32", "i32", "u64", "i64",
+    "float", "double"}; /* these two are nvsforge's own */
 
 static int known_encoding(const char *e)
 {
@@ -134,7 +135,8 @@ static int check_config_line(const char *src, const nvsf_csv_record *rec,
         return nvsf_fail(err, NVSF_E_INPUT,
                          "%s:%u: key '%s': encoding '%s' is not one the "
                          "manufacturing tool takes (string, binary, hex2bin, "
-                         "base64, u8, i8, u16, u32, i32, u64, i64)",
+                         "base64, u8, i8, u16, u32, i32, u64, i64, float, "
+                         "double)",
                          src, rec->line, name, f[2].data);
     return 0;
 }

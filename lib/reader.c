@@ -1236,11 +1236,11 @@ static int cell_ok(const uint8_t *s, size_t n)
     return nvsf_utf8_valid(s, n) && !memchr(s, '\0', n) && !memchr(s, '\r', n);
 }
 
+/* A name a CSV cell can hold (one starting with '#' is quoted). */
 static int name_ok(const char *name)
 {
     size_t n = strlen(name);
-    return n >= 1 && n <= NVSF_KEY_MAX_LEN && name[0] != '#' &&
-           cell_ok((const uint8_t *)name, n);
+    return n >= 1 && n <= NVSF_KEY_MAX_LEN && cell_ok((const uint8_t *)name, n);
 }
 
 /* The encoding and value cell of an item. */
@@ -1303,8 +1303,7 @@ static int put_namespace(exporter *x, const char *name)
         char b[72];
         return nvsf_fail(x->err, NVSF_E_FORMAT,
                          "namespace '%s' cannot be written as a partition "
-                         "CSV: a name is 1 to 15 bytes of UTF-8 text, not "
-                         "starting with '#'",
+                         "CSV: a name is 1 to 15 bytes of UTF-8 text",
                          shown(name, b));
     }
     return put_row(x, name, "namespace", "", "", 0);
@@ -1445,8 +1444,7 @@ static int export_rows(exporter *x)
             break;
         if (!name_ok(it->key)) {
             rc = item_fail(it, x->err,
-                           "a key is 1 to 15 bytes of UTF-8 text, not "
-                           "starting with '#'");
+                           "a key is 1 to 15 bytes of UTF-8 text");
             break;
         }
         /* An ap.pmk_info right before the row that makes the generator

@@ -144,6 +144,25 @@ test_long_blobs_shortened() {
     (($(wc -l <full.txt) > $(wc -l <short.txt))) || fail "--full shows no more"
 }
 
+test_float_double_generated() {
+    # the encodings float and double (nvsforge's own) in both generators
+    printf 'key,type,encoding,value\ncal,namespace,,\ng,data,float,1.25\nd,data,double,-2e-300\ni,data,float,-inf\n' >p.csv
+    nvs_partition_gen generate p.csv p.bin 0x3000 >/dev/null || fail "generate" || return 1
+    [[ $(nvsforge get p.bin cal g) == 1.25 && $(nvsforge get p.bin cal d) == -2e-300 &&
+       $(nvsforge get p.bin cal i) == -inf ]] || fail "values read back" || return 1
+    nvsforge dump --format json p.bin | jq -e '[.items[].bits] == ["0x3fa00000", "0x81b56e1fc2f8f359", "0xff800000"]' >/dev/null ||
+        fail "bits: $(nvsforge dump --format json p.bin | jq -c '[.items[].bits]')" || return 1
+    printf 'key,type,encoding,value\ncal,namespace,,\nn,data,float,nan\n' >nan.csv
+    expect_fail nvs_partition_gen generate nan.csv nan.bin 0x3000 || return 1
+    expect_in "NaN is not a value NVS stores" || return 1
+    [[ ! -e nan.bin ]] || fail "nan.bin written" || return 1
+    printf 'cal,namespace,\ngain,data,float\noff,data,double\n' >cfg.csv
+    printf 'id,gain,off\n1,0.5,1e10\n' >vals.csv
+    mfg_gen generate cfg.csv vals.csv dev 0x3000 --outdir out >/dev/null || fail "mfg_gen" || return 1
+    [[ $(nvsforge get out/bin/dev-1.bin cal gain) == 0.5 &&
+       $(nvsforge get out/bin/dev-1.bin cal off) == 1e+10 ]] || fail "mfg values"
+}
+
 test_help() {
     local c
     for c in get stats; do

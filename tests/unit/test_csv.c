@@ -541,7 +541,9 @@ static void test_write_minimal_quoting(void **state)
     CHECK_WRITES("a,b\r\n", "a", "b");
     CHECK_WRITES("\"a,b\",c\r\n", "a,b", "c");
     CHECK_WRITES(" lead,trail \r\n", " lead", "trail ");
-    CHECK_WRITES("#c\r\n", "#c");
+    /* a record starting with '#' would read back as a comment */
+    CHECK_WRITES("\"#c\",d\r\n", "#c", "d");
+    CHECK_WRITES("c,#d\r\n", "c", "#d");
     CHECK_WRITES("\xe2\x82\xac\r\n", "\xe2\x82\xac");
     CHECK_WRITES(",\r\n", "", "");
     CHECK_WRITES(",x\r\n", "", "x");
