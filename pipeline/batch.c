@@ -1164,7 +1164,7 @@ int batch_check_options(const batch_options *o, nvsf_error *err)
                              "%s file '%s' does not have the .csv extension",
                              i ? "values" : "config", f);
     }
-    if (!o->prefix[0] || strchr(o->prefix, '/'))
+    if (!o->prefix[0] || fs_last_sep(o->prefix))
         return nvsf_fail(err, NVSF_E_INPUT,
                          "prefix '%s' must be a plain file-name part (not "
                          "empty, no '/')",
@@ -1203,7 +1203,7 @@ static int batch_paths(batch *b, nvsf_error *err)
     else
         snprintf(run, sizeof run, "run.json");
     snprintf(values_dir, sizeof values_dir, "%s", a->values);
-    char *slash = strrchr(values_dir, '/');
+    char *slash = (char *)fs_last_sep(values_dir);
     if (slash)
         *slash = '\0';
     else

@@ -13,12 +13,21 @@ int fs_file_reader(void *ctx, const char *path, uint8_t **data, size_t *len,
     return plat_read_file(path, data, len, err);
 }
 
+const char *fs_last_sep(const char *path)
+{
+    const char *last = NULL;
+    for (const char *s = path; *s; s++)
+        if (plat_path_is_sep(*s))
+            last = s;
+    return last;
+}
+
 char *fs_expand_home(const char *dir)
 {
     if (!dir)
         return strdup(".");
     const char *home = plat_home_dir();
-    if (home && dir[0] == '~' && (dir[1] == '/' || dir[1] == '\0'))
+    if (home && dir[0] == '~' && (plat_path_is_sep(dir[1]) || dir[1] == '\0'))
         return fs_join(home, dir[1] ? dir + 2 : ".");
     return strdup(dir);
 }
@@ -26,11 +35,12 @@ char *fs_expand_home(const char *dir)
 char *fs_join(const char *dir, const char *name)
 {
     size_t dl = dir ? strlen(dir) : 0;
-    if (name[0] == '/' || dl == 0 || strcmp(dir, ".") == 0)
+    if (plat_path_is_absolute(name) || dl == 0 || strcmp(dir, ".") == 0)
         return strdup(name);
     char *p = malloc(dl + strlen(name) + 2);
     if (p)
-        sprintf(p, "%s%s%s", dir, dir[dl - 1] == '/' ? "" : "/", name);
+        sprintf(p, "%s%s%s", dir, plat_path_is_sep(dir[dl - 1]) ? "" : "/",
+                name);
     return p;
 }
 
@@ -43,7 +53,7 @@ int fs_mkdirs(const char *dir, nvsf_error *err)
         return nvsf_fail(err, NVSF_E_NOMEM, "out of memory");
     int rc = 0;
     for (char *s = p + 1;; s++) {
-        if (*s != '/' && *s != '\0')
+        if (!plat_path_is_sep(*s) && *s != '\0')
             continue;
         char saved = *s;
         *s = '\0';
@@ -73,7 +83,7 @@ int fs_mkdirs_for(const char *path, nvsf_error *err)
     char *copy = strdup(path);
     if (!copy)
         return nvsf_fail(err, NVSF_E_NOMEM, "out of memory");
-    char *slash = strrchr(copy, '/');
+    char *slash = (char *)fs_last_sep(copy);
     int rc = 0;
     if (slash && slash != copy) {
         *slash = '\0';

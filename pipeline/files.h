@@ -35,6 +35,9 @@ int fs_mkdirs_for(const char *path, nvsf_error *err);
  * malloc'd text. */
 char *fs_expand_home(const char *dir);
 
+/* The last path separator in path (plat_path_is_sep), or NULL. */
+const char *fs_last_sep(const char *path);
+
 /* Join a folder and a name ("" or "." folder: the name alone). An absolute
  * name ignores the folder. Returns malloc'd text. */
 char *fs_join(const char *dir, const char *name);

@@ -90,7 +90,7 @@ void keys_default_name(char *buf, size_t size)
 
 char *keys_bin_name(const char *name, nvsf_error *err)
 {
-    const char *slash = strrchr(name, '/');
+    const char *slash = fs_last_sep(name);
     const char *dot = strrchr(slash ? slash + 1 : name, '.');
     if (!dot || dot == (slash ? slash + 1 : name)) {
         char *p = malloc(strlen(name) + 5);

@@ -73,6 +73,15 @@ int plat_sync_parent(const char *path);
  * group of files rather than one per file). */
 int plat_sync_tree(const char *dir);
 
+/* ---- paths -------------------------------------------------------------- */
+
+/* A path separator: '/', and on Windows '\' too. */
+int plat_path_is_sep(char c);
+
+/* An absolute path: "/x"; on Windows also "\x", "C:\x", "C:/x",
+ * "\\server\share". */
+int plat_path_is_absolute(const char *path);
+
 /* ---- interruption --------------------------------------------------------- */
 
 /* Install handlers for the signals (Ctrl-C, termination, hang-up) that

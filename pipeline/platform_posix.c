@@ -234,6 +234,18 @@ int plat_sync_tree(const char *dir)
     return rc;
 }
 
+/* ---- paths -------------------------------------------------------------- */
+
+int plat_path_is_sep(char c)
+{
+    return c == '/';
+}
+
+int plat_path_is_absolute(const char *path)
+{
+    return path[0] == '/';
+}
+
 /* ---- interruption --------------------------------------------------------- */
 
 static volatile sig_atomic_t interrupted;

@@ -4,8 +4,10 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "files.h"
+
 static void cli_report(const char *prog, const char *level, const char *fmt,
-                       va_list ap) __attribute__((format(printf, 3, 0)));
+                       va_list ap) NVSF_PRINTF(3, 0);
 
 static void cli_report(const char *prog, const char *level, const char *fmt,
                        va_list ap)
@@ -97,7 +99,7 @@ void cli_plan_end(const cli_plan *p, const char *extra)
 
 int cli_has_bin_ext(const char *path)
 {
-    const char *slash = strrchr(path, '/');
+    const char *slash = fs_last_sep(path);
     const char *base = slash ? slash + 1 : path;
     const char *dot = strrchr(base, '.');
     return dot && dot != base && strcmp(dot, ".bin") == 0;

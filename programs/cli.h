@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "error.h" /* NVSF_PRINTF */
 #include "nvsforge/nvsforge.h"
 
 /* Exit codes. */
@@ -31,9 +32,9 @@ int cli_parse(const char *prog, int argc, char **argv, const cli_opt *opts,
 
 /* "prog: error: message" on stderr. */
 void cli_error(const char *prog, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
+    NVSF_PRINTF(2, 3);
 void cli_warning(const char *prog, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
+    NVSF_PRINTF(2, 3);
 
 /* Report a library error and return EXIT_FAIL. */
 int cli_fail(const char *prog, const nvsf_error *err);

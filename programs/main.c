@@ -3,11 +3,16 @@
  * `nvs_partition_gen` and `mfg_gen`, chosen by the name it is started as.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
 #include "commands.h"
+#include "files.h"
 #include "platform.h"
+#ifdef _WIN32
+#include "platform_win.h"
+#endif
 
 #define NVSFORGE_USAGE "usage: nvsforge <command> [options]\n"
 
@@ -38,17 +43,26 @@ static const char nvsforge_help[] =
     "Run nvsforge <command> -h for the options of a command.\n"
     "nvsforge --version prints the version.\n";
 
-/* The name a path ends with, without a ".py" some scripts may add. */
+/* The name a path ends with, without a ".py" some scripts may add, or
+ * Windows' ".exe" (any case, as Windows spells it). */
 static int invoked_as(const char *argv0, const char *name)
 {
-    const char *base = strrchr(argv0, '/');
+    const char *base = fs_last_sep(argv0);
     base = base ? base + 1 : argv0;
     size_t n = strlen(name);
-    return strncmp(base, name, n) == 0 &&
-           (base[n] == '\0' || strcmp(base + n, ".py") == 0);
+    if (strncmp(base, name, n) != 0)
+        return 0;
+    const char *ext = base + n;
+    if (!ext[0] || strcmp(ext, ".py") == 0)
+        return 1;
+    static const char exe[] = ".exe";
+    for (size_t i = 0; i < sizeof exe; i++)
+        if ((ext[i] | (ext[i] >= 'A' && ext[i] <= 'Z' ? 0x20 : 0)) != exe[i])
+            return 0;
+    return 1;
 }
 
-int main(int argc, char **argv)
+static int nvsforge_main(int argc, char **argv)
 {
     plat_interrupt_install();
     const char *argv0 = argc > 0 ? argv[0] : "nvsforge";
@@ -78,3 +92,31 @@ int main(int argc, char **argv)
     return cli_dispatch("nvsforge", argc, argv, cmds, sizeof cmds / sizeof cmds[0],
                         nvsforge_usage, nvsforge_help);
 }
+
+#ifdef _WIN32
+/* Windows passes the command line as UTF-16: take it that way (wmain; the
+ * ANSI argv of main would lose every character outside the code page) and
+ * hand UTF-8 to the rest, which is what the platform layer's file calls
+ * take. Messages go out as UTF-8 too. */
+int wmain(int argc, wchar_t **wargv)
+{
+    char **argv = calloc((size_t)argc + 1, sizeof *argv);
+    for (int i = 0; argv && i < argc; i++) {
+        if (!(argv[i] = plat_win_utf8(wargv[i]))) {
+            fputs("nvsforge: cannot read the command line\n", stderr);
+            return EXIT_USAGE;
+        }
+    }
+    if (!argv) {
+        fputs("nvsforge: out of memory\n", stderr);
+        return EXIT_FAIL;
+    }
+    plat_win_console_utf8();
+    return nvsforge_main(argc, argv); /* argv lives as long as the process */
+}
+#else
+int main(int argc, char **argv)
+{
+    return nvsforge_main(argc, argv);
+}
+#endif

@@ -11,6 +11,9 @@ nvsf_packages=(build-essential cmake pkg-config libssl-dev zlib1g-dev libcmocka-
                jq bc time clang llvm libclang-rt-dev cppcheck clang-tidy
                python3-dev python3-venv python3-setuptools python3-wheel python3-pytest
                python3-packaging)
+# Extra packages a caller needs (scripts/test-windows.sh: mingw-w64, Wine).
+read -r -a nvsf_extra <<<"${NVSF_EXTRA_PACKAGES:-}"
+nvsf_packages+=("${nvsf_extra[@]}")
 missing=()
 for p in "${nvsf_packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -73,7 +73,7 @@ test_manifest_hashes_match() {
         [[ $(sha "$img") == "$ih" ]] || fail "image hash of $img" || return 1
         [[ $(sha "$key") == "$kh" ]] || fail "key hash of $key" || return 1
     done < <(tail -n +2 out/manifest.csv)
-    [[ $(mode_of out/keys/keys-Sample-3.bin) == 600 ]] || fail "key file mode"
+    owner_only out/keys/keys-Sample-3.bin || fail "key file mode"
 }
 
 test_keygen_keys_decrypt_their_images() {
@@ -137,7 +137,7 @@ test_one_hmac_key_per_device() {
     hashes=$(for i in 1 2 3 4; do sha out/keys/hmac-keys-Sample-$i.bin; done | sort -u | wc -l)
     [[ $hashes == 4 ]] || fail "HMAC keys are not distinct" || return 1
     for i in 1 4; do
-        [[ $(stat -c %s out/keys/hmac-keys-Sample-$i.bin) == 32 && $(mode_of out/keys/hmac-keys-Sample-$i.bin) == 600 ]] ||
+        [[ $(stat -c %s out/keys/hmac-keys-Sample-$i.bin) == 32 ]] && owner_only out/keys/hmac-keys-Sample-$i.bin ||
             fail "hmac key file $i" || return 1
         expect_ok nvs_partition_gen generate-key --key_protect_hmac --kp_hmac_inputkey \
             out/keys/hmac-keys-Sample-$i.bin --keyfile derived-$i.bin || return 1
@@ -217,6 +217,7 @@ test_no_helper_files_beside_inputs() {
 test_values_streamed_memory_flat() {
     # AddressSanitizer keeps freed memory in quarantine: RSS means nothing there.
     if [[ -n ${NVSF_SANITIZED:-} ]]; then echo "    skipped under sanitizers"; return 0; fi
+    wine_na "memory of a 30000-device batch (GNU time measures Wine's loader; Wine creates files in O(folder size))" && return 0
     printf 'ns,namespace,\nserial,data,string\n' >config.csv
     small=$( { echo serial; for ((i = 0; i < 1000; i++)); do echo "S$i"; done; } >v1.csv
         command time -f %M mfg_gen generate config.csv v1.csv d 0x1000 --outdir o1 --quiet 2>&1 >/dev/null | tail -1)
@@ -233,6 +234,7 @@ test_progress_quiet_when_not_a_terminal() {
 }
 
 test_progress_bar_on_a_terminal() {
+    wine_na "the progress bar on a terminal (Wine's console rewrites the output)" && return 0
     command -v script >/dev/null || { echo "    skipped: no script(1)"; return 0; }
     make_job 300
     out=$(script -qec "mfg_gen generate samples/sample_config.csv values.csv Sample 0x6000 --outdir out" /dev/null | tr '\r' '\n')
@@ -241,7 +243,7 @@ test_progress_bar_on_a_terminal() {
 
 test_generate_key_command() {
     expect_ok mfg_gen generate-key --keyfile k.bin --outdir o || return 1
-    [[ $(stat -c %s o/keys/k.bin) == 4096 && $(mode_of o/keys/k.bin) == 600 ]] || fail "key file"
+    [[ $(stat -c %s o/keys/k.bin) == 4096 ]] && owner_only o/keys/k.bin || fail "key file"
 }
 
 test_each_name_prints_its_own_usage() {
@@ -290,7 +292,7 @@ test_run_record() {
     expect_ok mfg_gen generate samples/sample_config.csv values.csv Sample 0x6000 --outdir out --quiet || return 1
     local r=out/run.json
     jq -e . $r >/dev/null || fail "run.json is not JSON: $(cat $r)" || return 1
-    [[ $(jq -r .nvsforge_version $r) == "$(nvsforge --version | cut -d' ' -f2)" ]] || fail "version" || return 1
+    [[ $(jq -r .nvsforge_version $r) == "$(nvsforge --version | tr -d '\r' | cut -d' ' -f2)" ]] || fail "version" || return 1
     [[ $(jq -c .command_line $r) == '["mfg_gen","generate","samples/sample_config.csv","values.csv","Sample","0x6000","--outdir","out","--quiet"]' ]] ||
         fail "command line: $(jq -c .command_line $r)" || return 1
     [[ $(jq -r '.inputs[] | select(.role == "config") | .sha256' $r) == "$(sha samples/sample_config.csv)" ]] || fail "config hash" || return 1

@@ -95,7 +95,7 @@ test_read_only_note() {
 
 test_generate_key_mode_and_no_overwrite() {
     expect_ok nvs_partition_gen generate-key --keyfile k.bin || return 1
-    [[ $(mode_of keys/k.bin) == 600 ]] || fail "key mode $(mode_of keys/k.bin)" || return 1
+    owner_only keys/k.bin || fail "key mode $(mode_of keys/k.bin)" || return 1
     [[ $(stat -c %s keys/k.bin) == 4096 ]] || fail "key file size" || return 1
     local before; before=$(sha keys/k.bin)
     expect_fail nvs_partition_gen generate-key --keyfile k.bin || return 1
@@ -120,7 +120,7 @@ test_encrypt_decrypt_round_trip() {
     small_csv
     expect_ok nvs_partition_gen generate in.csv plain.bin 0x4000 || return 1
     expect_ok nvs_partition_gen encrypt in.csv enc.bin 0x4000 --keygen --keyfile k.bin || return 1
-    [[ $(mode_of keys/k.bin) == 600 ]] || fail "key mode" || return 1
+    owner_only keys/k.bin || fail "key mode" || return 1
     cmp -s plain.bin enc.bin && { fail "encrypted image equals the plain one"; return 1; }
     expect_ok nvs_partition_gen decrypt enc.bin keys/k.bin dec.bin || return 1
     cmp plain.bin dec.bin || fail "decrypt(encrypt(x)) != x"
@@ -148,7 +148,7 @@ test_hmac_keygen() {
     small_csv
     expect_ok nvs_partition_gen encrypt in.csv enc.bin 0x3000 --keygen --keyfile k.bin \
         --key_protect_hmac --kp_hmac_keygen || return 1
-    [[ $(stat -c %s keys/hmac-k.bin) == 32 && $(mode_of keys/hmac-k.bin) == 600 ]] || fail "hmac key file" || return 1
+    [[ $(stat -c %s keys/hmac-k.bin) == 32 ]] && owner_only keys/hmac-k.bin || fail "hmac key file" || return 1
     expect_ok nvs_partition_gen generate-key --key_protect_hmac --kp_hmac_inputkey keys/hmac-k.bin \
         --keyfile again.bin || return 1
     cmp keys/k.bin keys/again.bin || fail "key not derived from the HMAC key"
@@ -167,6 +167,7 @@ test_hmac_options_need_protect_flag() {
 }
 
 test_umask_respected() {
+    wine_na "the umask (Windows has none: new files take the folder's ACL)" && return 0
     small_csv
     (umask 027 && nvs_partition_gen generate in.csv out.bin 0x3000 >/dev/null) || return 1
     [[ $(mode_of out.bin) == 640 ]] || fail "image mode $(mode_of out.bin) with umask 027"

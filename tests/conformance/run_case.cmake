@@ -3,6 +3,9 @@
 #   cmake -DCASE_DIR=<cases/NAME> -DBIN_DIR=<folder with nvs_partition_gen
 #         and mfg_gen> -DWORK_DIR=<scratch folder> -P run_case.cmake
 #
+# For the Windows build: -DEXE_SUFFIX=.exe and -DEMULATOR=<wine64>, which
+# runs the tools.
+#
 # WORK_DIR is emptied, filled with the case's inputs, and the command of
 # case.json is run in it. WORK_DIR is left in place afterwards so that a
 # failure can be inspected.
@@ -88,7 +91,7 @@ list(SUBLIST argv 1 -1 tool_args)
 if(tool MATCHES "/")
   fail_setup("case.json: argv[0] \"${tool}\" must be a bare program name")
 endif()
-set(exe "${BIN_DIR}/${tool}")
+set(exe "${BIN_DIR}/${tool}${EXE_SUFFIX}")
 if(NOT EXISTS "${exe}" OR IS_DIRECTORY "${exe}")
   fail_setup("${exe} not found (build the project first: the nvsforge_cli target creates nvs_partition_gen and mfg_gen beside the nvsforge binary)")
 endif()
@@ -155,13 +158,13 @@ endfunction()
 list_tree(files_before dirs_before)
 
 # --- run the tool ------------------------------------------------------------
-set(cmdline "cd '${WORK_DIR}' && '${exe}'")
+set(cmdline "cd '${WORK_DIR}' && ${EMULATOR} '${exe}'")
 foreach(a IN LISTS tool_args)
   string(APPEND cmdline " '${a}'")
 endforeach()
 
 execute_process(
-  COMMAND "${exe}" ${tool_args}
+  COMMAND ${EMULATOR} "${exe}" ${tool_args}
   WORKING_DIRECTORY "${WORK_DIR}"
   TIMEOUT ${TOOL_TIMEOUT}
   RESULT_VARIABLE rc

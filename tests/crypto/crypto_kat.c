@@ -9,19 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../check.h"
 #include "crypto.h"
-
-static int failures, checks;
-
-#define CHECK(cond)                                                          \
-    do {                                                                     \
-        checks++;                                                            \
-        if (!(cond)) {                                                       \
-            failures++;                                                      \
-            fprintf(stderr, "%s:%d: %s: check failed: %s\n", __FILE__,       \
-                    __LINE__, __func__, #cond);                              \
-        }                                                                    \
-    } while (0)
 
 /* Hex text to bytes; the vectors below stay in the form they are published. */
 static size_t unhex(const char *hex, uint8_t *out, size_t cap)
@@ -430,7 +419,5 @@ int main(void)
     pbkdf2_hmac_sha1();
     random_bytes();
     crc32_nvs();
-    printf("crypto known-answer tests: %d checks, %d failed\n", checks,
-           failures);
-    return failures ? 1 : 0;
+    return check_summary("crypto known-answer tests");
 }
