@@ -476,7 +476,7 @@ typedef struct tool_out {
 } tool_out;
 
 static void paint(const tool_out *o, const char *code, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+    NVSF_PRINTF(3, 4);
 
 static void paint(const tool_out *o, const char *code, const char *fmt, ...)
 {
