@@ -335,8 +335,9 @@ static void json_item(FILE *f, const nvsf_item *it)
         json_string(f, it->data, n);
         if (n == it->len || !nvsf_utf8_valid(it->data, n) ||
             memchr(it->data, '\0', n)) {
+            /* the string's bytes, without the terminating NUL */
             fputs(", \"bytes_base64\": ", f);
-            base64(f, it->data, it->len);
+            base64(f, it->data, n);
         }
     } else if (is_blob(it)) {
         fprintf(f, "\"size\": %zu, \"blob_version\": %d, ", it->len,

@@ -163,6 +163,18 @@ test_float_double_generated() {
        $(nvsforge get out/bin/dev-1.bin cal off) == 1e+10 ]] || fail "mfg values"
 }
 
+test_json_bytes_of_strings_not_utf8() {
+    # bytes_base64: the string's bytes without its terminating NUL, as
+    # expected.txt's hex
+    local d=$DEV/exotic-000 key want
+    IFS=$'\t' read -r _ key _ want < <(grep -m1 '"hex:' "$d/expected.txt")
+    want=${want#\"hex:}; want=${want%\"}
+    nvsforge dump --format json "$d/image.bin" 2>/dev/null |
+        jq -r --arg k "$key" '.items[] | select(.key == $k) | .bytes_base64' |
+        base64 -d | od -An -tx1 -v | tr -d ' \n' >got.hex
+    [[ $(<got.hex) == "$want" ]] || fail "bytes_base64 of '$key': $(head -c 80 got.hex)..."
+}
+
 test_help() {
     local c
     for c in get stats; do
