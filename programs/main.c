@@ -43,8 +43,9 @@ static const char nvsforge_help[] =
     "Run nvsforge <command> -h for the options of a command.\n"
     "nvsforge --version prints the version.\n";
 
-/* The name a path ends with, without a ".py" some scripts may add, or
- * Windows' ".exe" (any case, as Windows spells it). */
+/* The name a path ends with, or with Windows' ".exe" (any case, as Windows
+ * spells it). No ".py" names: scripts that run the Python tools get the
+ * Python package, `python -m esp_idf_nvs_partition_gen`. */
 static int invoked_as(const char *argv0, const char *name)
 {
     const char *base = fs_last_sep(argv0);
@@ -53,7 +54,7 @@ static int invoked_as(const char *argv0, const char *name)
     if (strncmp(base, name, n) != 0)
         return 0;
     const char *ext = base + n;
-    if (!ext[0] || strcmp(ext, ".py") == 0)
+    if (!ext[0])
         return 1;
     static const char exe[] = ".exe";
     for (size_t i = 0; i < sizeof exe; i++)

@@ -17,7 +17,7 @@
 extern "C" {
 #endif
 
-#define NVSF_VERSION_STRING "0.1.0"
+#define NVSF_VERSION_STRING "0.2.0"
 
 /* ---- errors ------------------------------------------------------------ */
 

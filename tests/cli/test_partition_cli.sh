@@ -217,4 +217,12 @@ dry run: 3 files, 16416 bytes in all; nothing was written" ]] || fail "plan: $ou
     [[ $out != *"dry run:"* ]] || fail "a plan for a refused input"
 }
 
+test_no_python_names() {
+    # A binary under a .py name only misleads (python3 nvs_partition_gen.py
+    # fails on it); the Python package gives the Python names.
+    ln -s "$BIN/nvsforge" nvs_partition_gen.py
+    expect_ok ./nvs_partition_gen.py --version || return 1
+    [[ $out == "nvsforge "* ]] || fail "a .py name still selects a tool: $out"
+}
+
 run_tests
