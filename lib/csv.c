@@ -386,6 +386,34 @@ static int drop_bom(nvsf_csv_reader *r, nvsf_error *err)
     return 0;
 }
 
+/* Skip the rest of a physical line, its line break included, without
+ * reading it as CSV: a comment line, as the generator drops it before its
+ * CSV reader sees the file (a quote in a comment opens nothing). Its bytes
+ * are still checked as text, since the generator decodes the whole file. */
+static int skip_line(nvsf_csv_reader *r, nvsf_error *err)
+{
+    for (;;) {
+        int rc = fill(r, UTF8_MAX, err);
+        if (rc < 0 || r->pos == r->end)
+            return rc;
+        const unsigned char *p = (const unsigned char *)r->in + r->pos;
+        int n = utf8_length(p, r->end - r->pos);
+        if (*p == '\0')
+            return nvsf_fail(err, NVSF_E_INPUT, "%s:%u: NUL byte", r->source,
+                             r->line);
+        if (n <= 0)
+            return nvsf_fail(err, NVSF_E_INPUT, "%s:%u: invalid UTF-8",
+                             r->source, r->line);
+        r->pos += (size_t)n;
+        if (*p != '\n' && *p != '\r')
+            continue;
+        r->line++;
+        if (*p == '\r' && r->pos < r->end && r->in[r->pos] == '\n')
+            r->pos++; /* fill gave UTF8_MAX bytes, so the \n is seen */
+        return 0;
+    }
+}
+
 int nvsf_csv_next(nvsf_csv_reader *r, nvsf_csv_record *rec, nvsf_error *err)
 {
     if (r->failed)
@@ -401,13 +429,14 @@ int nvsf_csv_next(nvsf_csv_reader *r, nvsf_csv_record *rec, nvsf_error *err)
         if (r->pos == r->end)
             return 0; /* a final line break makes no extra record */
         unsigned line = r->line;
-        int comment = (r->flags & NVSF_CSV_HASH_COMMENTS) &&
-                      r->in[r->pos] == '#';
+        if ((r->flags & NVSF_CSV_HASH_COMMENTS) && r->in[r->pos] == '#') {
+            rc = skip_line(r, err);
+            continue;
+        }
         rc = read_record(r, err);
         if (rc < 0)
             break;
-        if (comment ||
-            ((r->flags & NVSF_CSV_SKIP_BLANK) && record_is_blank(r)))
+        if ((r->flags & NVSF_CSV_SKIP_BLANK) && record_is_blank(r))
             continue;
         for (size_t i = 0; i < r->nfields; i++)
             r->fields[i].data = r->text.data + r->starts[i];

@@ -13,8 +13,11 @@
  *   - a UTF-8 byte order mark at the very start is dropped;
  *   - errors (message "SOURCE:LINE: ..."): a quoted field still open at the
  *     end of the input, bytes that are not UTF-8, a NUL byte.
- *   - NVSF_CSV_HASH_COMMENTS: a record whose line starts with '#' is skipped
- *     (the partition generator's comment lines).
+ *   - NVSF_CSV_HASH_COMMENTS: a line that starts with '#' where a record
+ *     would start is skipped before any CSV parsing (the partition
+ *     generator drops those lines before its CSV reader sees them, so a
+ *     quote in a comment opens nothing). A line inside a quoted value is
+ *     kept, whatever it starts with.
  *   - NVSF_CSV_SKIP_BLANK: a line holding nothing, or only spaces and tabs
  *     outside quotes, is skipped (Python's reader turns an empty line into an
  *     empty record; the manufacturing tool drops whitespace-only lines).

@@ -22,14 +22,56 @@ static void cut_to_whole_utf8(char *s, int printed, size_t size)
         s[lead - 1] = '\0';
 }
 
+void nvsf_text_escape(char *out, size_t cap, const char *in)
+{
+    size_t used = 0;
+    const unsigned char *p = (const unsigned char *)in;
+    while (*p && cap > 0) {
+        char esc[8];
+        int n;
+        size_t skip = 1;
+        if (*p == '\n' || *p == '\r' || *p == '\t') {
+            n = snprintf(esc, sizeof esc, "\\%c",
+                         *p == '\n' ? 'n' : *p == '\r' ? 'r' : 't');
+        } else if (*p < 0x20 || *p == 0x7F) {
+            n = snprintf(esc, sizeof esc, "\\x%02x", *p);
+        } else if (p[0] == 0xC2 && p[1] >= 0x80 && p[1] <= 0x9F) {
+            n = snprintf(esc, sizeof esc, "\\u%04x", p[1]); /* C1 controls */
+            skip = 2;
+        } else if ((p[0] == 0xEF && p[1] == 0xBB && p[2] == 0xBF) ||
+                   (p[0] == 0xE2 && p[1] == 0x80 && (p[2] == 0xA8 || p[2] == 0xA9))) {
+            /* a byte-order mark, shown as such; the line separators */
+            n = snprintf(esc, sizeof esc, "\\u%04x",
+                         p[0] == 0xEF ? 0xFEFFu : 0x2000u | (p[2] - 0x80u));
+            skip = 3;
+        } else {
+            esc[0] = (char)*p;
+            n = 1;
+        }
+        if (n < 0 || used + (size_t)n >= cap)
+            break;
+        memcpy(out + used, esc, (size_t)n);
+        used += (size_t)n;
+        p += skip;
+    }
+    if (cap > 0)
+        out[used] = '\0';
+}
+
 void nvsf_error_set(nvsf_error *err, int code, const char *fmt, ...)
 {
     if (err) {
+        char raw[NVSF_ERROR_MAX];
         va_list ap;
         va_start(ap, fmt);
-        int printed = vsnprintf(err->message, sizeof err->message, fmt, ap);
+        int printed = vsnprintf(raw, sizeof raw, fmt, ap);
         va_end(ap);
-        cut_to_whole_utf8(err->message, printed, sizeof err->message);
+        if (printed < 0)
+            raw[0] = '\0';
+        /* One problem, one line: what the message echoes is escaped. */
+        nvsf_text_escape(err->message, sizeof err->message, raw);
+        /* A cut (of raw, or by the escaping) must not split a character. */
+        cut_to_whole_utf8(err->message, -1, sizeof err->message);
         err->code = code;
     }
 }
@@ -38,11 +80,13 @@ int nvsf_error_prefix(nvsf_error *err, const char *fmt, ...)
 {
     if (!err)
         return NVSF_E_USAGE;
-    char prefix[NVSF_ERROR_MAX];
+    char raw[NVSF_ERROR_MAX], prefix[NVSF_ERROR_MAX];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(prefix, sizeof prefix, fmt, ap);
+    if (vsnprintf(raw, sizeof raw, fmt, ap) < 0)
+        raw[0] = '\0';
     va_end(ap);
+    nvsf_text_escape(prefix, sizeof prefix, raw); /* the message already is */
     char old[NVSF_ERROR_MAX];
     memcpy(old, err->message, sizeof old);
     old[sizeof old - 1] = '\0';

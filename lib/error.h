@@ -13,7 +13,13 @@
 #define NVSF_PRINTF(f, a)
 #endif
 
-/* Set err (if not NULL) to code and the formatted message. */
+/* `in` with what would break a one-line message escaped: control
+ * characters (\n, \r, \t, \xHH, C1 as \u00HH), a byte-order mark as
+ * \ufeff, the Unicode line separators. Cut to fit `cap`. */
+void nvsf_text_escape(char *out, size_t cap, const char *in);
+
+/* Set err (if not NULL) to code and the formatted message, escaped by
+ * nvsf_text_escape: one problem, one line. */
 void nvsf_error_set(nvsf_error *err, int code, const char *fmt, ...)
     NVSF_PRINTF(3, 4);
 

@@ -237,17 +237,34 @@ int nvsf_rows_add(nvsf_rows *r, const char *source, const nvsf_row *in,
     return nvsf_error_prefix(err, "%s", source);
 }
 
-/* The column of each of key,type,encoding,value in the header, or -1. */
-static int find_columns(const nvsf_csv_record *rec, int col[4])
+/* The column of each of key,type,encoding,value in the header. A name
+ * given twice is refused: which column is meant is anyone's guess (the
+ * reference takes the last one silently). */
+static int find_columns(const char *source, const nvsf_csv_record *rec,
+                        int col[4], nvsf_error *err)
 {
     static const char *const names[4] = {"key", "type", "encoding", "value"};
     for (int i = 0; i < 4; i++) {
         col[i] = -1;
-        for (size_t f = 0; f < rec->nfields; f++)
-            if (strcmp(rec->fields[f].data, names[i]) == 0 && col[i] < 0)
-                col[i] = (int)f;
+        for (size_t f = 0; f < rec->nfields; f++) {
+            if (strcmp(rec->fields[f].data, names[i]) != 0)
+                continue;
+            if (col[i] >= 0)
+                return nvsf_fail(err, NVSF_E_INPUT,
+                                 "%s:%u: the header names the column '%s' "
+                                 "twice (columns %d and %zu): name each "
+                                 "column once",
+                                 source, rec->line, names[i], col[i] + 1,
+                                 f + 1);
+            col[i] = (int)f;
+        }
     }
-    return col[0] < 0 || col[1] < 0 || col[2] < 0 || col[3] < 0 ? -1 : 0;
+    if (col[0] < 0 || col[1] < 0 || col[2] < 0 || col[3] < 0)
+        return nvsf_fail(err, NVSF_E_INPUT,
+                         "%s:%u: the header line must name the columns "
+                         "key,type,encoding,value",
+                         source, rec->line);
+    return 0;
 }
 
 /* Problems after which the rows that follow cannot be judged. */
@@ -275,11 +292,8 @@ static int csv_rows(const char *source, const char *csv, size_t len,
                        "%s: empty file; expected the header line "
                        "key,type,encoding,value",
                        source);
-    else if (rc > 0 && find_columns(&rec, col) < 0)
-        rc = nvsf_fail(err, NVSF_E_INPUT,
-                       "%s:%u: the header line must name the columns "
-                       "key,type,encoding,value",
-                       source, rec.line);
+    else if (rc > 0)
+        rc = find_columns(source, &rec, col, err) ? NVSF_E_INPUT : 1;
     while (rc > 0 && (rc = nvsf_csv_next(rd, &rec, err)) > 0) {
         const char *cell[4];
         size_t cell_len[4];

@@ -225,11 +225,13 @@ static void warn(const batch *b, const char *fmt, ...)
 {
     if (!b->cb || !b->cb->warning)
         return;
-    char message[NVSF_ERROR_MAX];
+    char raw[NVSF_ERROR_MAX], message[NVSF_ERROR_MAX];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(message, sizeof message, fmt, ap);
+    if (vsnprintf(raw, sizeof raw, fmt, ap) < 0)
+        raw[0] = '\0';
     va_end(ap);
+    nvsf_text_escape(message, sizeof message, raw); /* one warning, one line */
     b->cb->warning(b->cb->ctx, message);
 }
 
@@ -264,11 +266,16 @@ static int make_names(const batch *b, size_t index, const char *id,
     int rc = 0;
     if (!file)
         rc = nvsf_fail(err, NVSF_E_NOMEM, "out of memory");
+    /* Key files get ".bin" unless the name ends in it already, as the
+     * reference names them (an id "d1.bin" gives keys-<prefix>-d1.bin). */
+    size_t base_len = strlen(base);
+    const char *key_ext =
+        base_len >= 4 && strcmp(base + base_len - 4, ".bin") == 0 ? "" : ".bin";
     struct { char **dst; const char *dir, *before, *after; int want; } outs[] = {
         {&n->bin, "bin", "", ".bin", 1},
         {&n->csv, "csv", "", ".csv", 1},
-        {&n->key, "keys", "keys-", ".bin", a->keys.keygen},
-        {&n->hmac, "keys", "hmac-keys-", ".bin", a->keys.kp_hmac_keygen},
+        {&n->key, "keys", "keys-", key_ext, a->keys.keygen},
+        {&n->hmac, "keys", "hmac-keys-", key_ext, a->keys.kp_hmac_keygen},
     };
     for (size_t i = 0; !rc && i < sizeof outs / sizeof outs[0]; i++) {
         if (!outs[i].want)
@@ -1217,9 +1224,9 @@ static int batch_paths(batch *b, nvsf_error *err)
                          "'%s' is left by an earlier run into %s that was "
                          "killed before it could clean up; it lists the "
                          "files that run made. Remove them, the journal and "
-                         "that run's temporary files, then run again:\n"
-                         "  xargs -0 rm -f < '%s' && rm '%s'\n"
-                         "  find '%s' '%s' -name '.*.nvsforge-*' -delete",
+                         "that run's temporary files, then run again: "
+                         "xargs -0 rm -f < '%s' && rm '%s' && "
+                         "find '%s' '%s' -name '.*.nvsforge-*' -delete",
                          b->journal_path, a->outdir, b->journal_path,
                          b->journal_path, a->outdir, values_dir);
     /* <values minus extension>_created<extension>, by shard 0 only. */

@@ -330,4 +330,14 @@ test_dry_run_lists_what_a_run_writes() {
     [[ ! -e out2 ]] || fail "files written"
 }
 
+test_fileid_ending_in_bin_names_keys_as_the_reference() {
+    printf 'ns,namespace,\nserial,data,string\n' >config.csv
+    printf 'id,serial\nd1.bin,A1\nd2,A2\n' >values.csv
+    expect_ok mfg_gen generate config.csv values.csv dev 0x3000 --fileid id --keygen --key_protect_hmac --kp_hmac_keygen --outdir out || return 1
+    for f in bin/dev-d1.bin.bin keys/keys-dev-d1.bin keys/hmac-keys-dev-d1.bin keys/keys-dev-d2.bin keys/hmac-keys-dev-d2.bin; do
+        [[ -e out/$f ]] || fail "no out/$f: $(find out -type f)" || return 1
+    done
+    [[ -z $(find out -name '*.bin.bin' -path '*keys*') ]] || fail "a key named .bin.bin"
+}
+
 run_tests

@@ -225,4 +225,28 @@ test_no_python_names() {
     [[ $out == "nvsforge "* ]] || fail "a .py name still selects a tool: $out"
 }
 
+test_comment_line_is_a_comment_before_csv() {
+    printf 'key,type,encoding,value\nns,namespace,,\n#todo,"check later\na,data,u8,1\n# b,"x\r\nb,data,u8,2\n' >c.csv
+    printf 'key,type,encoding,value\nns,namespace,,\na,data,u8,1\nb,data,u8,2\n' >plain.csv
+    expect_ok nvs_partition_gen generate c.csv c.bin 0x3000 || return 1
+    expect_ok nvs_partition_gen generate plain.csv plain.bin 0x3000 || return 1
+    cmp -s c.bin plain.bin || fail "rows after a comment with a quote were lost: $(nvsforge dump c.bin)"
+}
+
+test_header_naming_a_column_twice_refused() {
+    printf 'key,type,encoding,value,value\nns,namespace,,,\na,data,u8,1,2\n' >d.csv
+    expect_fail nvs_partition_gen generate d.csv d.bin 0x3000 || return 1
+    [[ $out == "nvs_partition_gen generate: error: d.csv:1: the header names the column 'value' twice (columns 4 and 5): name each column once" ]] ||
+        fail "message: $out" || return 1
+    [[ ! -e d.bin ]] || fail "d.bin written"
+}
+
+test_echoed_values_escaped_one_line_each() {
+    printf 'key,type,encoding,value\nns,namespace,,\na,data,u8,"3\n00"\nb,data,u8,\xef\xbb\xbf7\nc,data,string,ok\nd,data,i8,\x01\x7f\n' >e.csv
+    expect_fail nvs_partition_gen generate e.csv e.bin 0x3000 || return 1
+    [[ $out == "nvs_partition_gen generate: error: e.csv:3: key 'a': '3\n00' is not a decimal integer (u8)
+nvs_partition_gen generate: error: e.csv:5: key 'b': '\ufeff7' is not a decimal integer (u8)
+nvs_partition_gen generate: error: e.csv:7: key 'd': '\x01\x7f' is not a decimal integer (i8)" ]] || fail "got: $out"
+}
+
 run_tests
