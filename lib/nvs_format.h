@@ -1,7 +1,7 @@
 /*
  * The NVS on-flash format, as ESP-IDF's NVS library reads it and its
  * partition generator writes it. This file is the specification the rest of
- * the library follows; see also ../shared/FORMAT-NOTES.md and ESP-IDF's
+ * the library follows; docs/format.md says why, and ESP-IDF's
  * "NVS internals" documentation. Everything is little-endian.
  *
  * Partition: a whole number of 4096-byte pages.

@@ -1,5 +1,5 @@
 /*
- * The image builder, byte-exact against /work/shared/FORMAT-NOTES.md: page
+ * The image builder, byte-exact against docs/format.md: page
  * headers, entries, bitmaps, and where items land at page boundaries. Every
  * expected byte is built here from the rules (own entry/header/bitmap
  * helpers); the library is used only for nvsf_crc32 and the code under test.

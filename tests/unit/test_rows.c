@@ -1,6 +1,6 @@
 /*
  * Partition-generator rows and CSV (nvsf_rows_add, nvsf_rows_add_csv) against
- * /work/shared/FORMAT-NOTES.md ("CSV input of the partition generator").
+ * docs/format.md ("The partition generator's CSV").
  * Expected images are built by hand with the builder API; `file` values come
  * from an in-memory table through the reader callback.
  */

@@ -1,7 +1,7 @@
 /*
  * Value encodings (lib/value.h) and nvsf_parse_size: bounds and syntax of
- * every encoding. Expected values come from /work/shared/FORMAT-NOTES.md
- * ("CSV input of the partition generator") and Python's int() syntax, not
+ * every encoding. Expected values come from docs/format.md
+ * ("The partition generator's CSV") and Python's int() syntax, not
  * from the implementation.
  */
 #include <stdarg.h>
