@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Quick start: install what is missing, build, and run ESP-IDF's sample
-# manufacturing job (3 devices, encrypted with a new key each), then show
-# what it made. Output goes to sample-out/ (removed and made again).
+# Quick start: install what is missing (only what building and running
+# need), build, and run ESP-IDF's sample manufacturing job (3 devices,
+# encrypted with a new key each), then show what it made. Output goes to
+# sample-out/ (removed and made again).
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
 out=$NVSF_ROOT/sample-out
@@ -15,10 +16,13 @@ set -x
 { set +x; } 2>/dev/null
 echo
 echo "== what it made (in $out):"
-(cd "$out" && find bin csv keys manifest.csv -type f | sort | xargs ls -l)
+(cd "$out" && find bin csv keys manifest.csv run.json -type f | sort | xargs ls -l)
 echo
-echo "== manifest.csv (id, image, sha256, key, sha256, hmac key, sha256):"
+echo "== manifest.csv:"
 cat "$out/manifest.csv"
+echo
+echo "== run.json, the record of the run:"
+cat "$out/run.json"
 echo
 echo "== the first image, decrypted and checked:"
 "$NVSF_BUILD/programs/nvsforge" check "$out/bin/Sample-1.bin" --inputkey "$out/keys/keys-Sample-1.bin"

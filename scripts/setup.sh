@@ -3,17 +3,20 @@
 # packages that are missing, then configure and build into build/.
 #
 #   . scripts/setup.sh            (sourced; sets NVSF_ROOT and NVSF_BUILD)
+#
+# By itself it installs only what building and running nvsforge needs (a C
+# compiler, CMake, pkg-config, OpenSSL's libcrypto and zlib) and builds
+# without the tests. scripts/test.sh sets NVSF_EXTRA_PACKAGES (what only
+# the tests and the static analysis need) and NVSF_TESTS=ON first.
 set -euo pipefail
 NVSF_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 NVSF_BUILD=${NVSF_BUILD:-$NVSF_ROOT/build}
 
-nvsf_packages=(build-essential cmake pkg-config libssl-dev zlib1g-dev libcmocka-dev
-               jq bc time clang llvm libclang-rt-dev cppcheck clang-tidy
-               python3-dev python3-venv python3-setuptools python3-wheel python3-pytest
-               python3-packaging)
-# Extra packages a caller needs (scripts/test-windows.sh: mingw-w64, Wine).
-read -r -a nvsf_extra <<<"${NVSF_EXTRA_PACKAGES:-}"
-nvsf_packages+=("${nvsf_extra[@]}")
+nvsf_packages=(build-essential cmake pkg-config libssl-dev zlib1g-dev)
+# Extra packages a caller needs (scripts/test.sh: what the tests need;
+# scripts/test-windows.sh: mingw-w64, Wine).
+# shellcheck disable=SC2206 # package names, split on white space
+nvsf_packages+=(${NVSF_EXTRA_PACKAGES:-})
 missing=()
 for p in "${nvsf_packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -26,6 +29,7 @@ if ((${#missing[@]})); then
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-cmake -S "$NVSF_ROOT" -B "$NVSF_BUILD" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake -S "$NVSF_ROOT" -B "$NVSF_BUILD" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+      -DNVSF_TESTS="${NVSF_TESTS:-OFF}" >/dev/null
 cmake --build "$NVSF_BUILD" -j"$(nproc)" >/dev/null
 echo "built: $NVSF_BUILD/programs/nvsforge (also nvs_partition_gen, mfg_gen)"

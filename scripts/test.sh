@@ -4,6 +4,12 @@
 # analysis, the Python package (tests/python), and the same suite again
 # under AddressSanitizer and UndefinedBehaviorSanitizer (leaks fail it).
 set -euo pipefail
+# What only the tests need, on top of what building needs (setup.sh):
+# cmocka, the tools the command-line tests call, clang and its sanitizer
+# runtimes, the static analysers, and Python's for the package's tests.
+NVSF_EXTRA_PACKAGES="libcmocka-dev jq bc time clang llvm libclang-rt-dev cppcheck clang-tidy
+    python3-dev python3-venv python3-setuptools python3-wheel python3-pytest python3-packaging"
+NVSF_TESTS=ON
 . "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
 ctest --test-dir "$NVSF_BUILD" -j"$(nproc)" --output-on-failure
 "$NVSF_ROOT/scripts/lint.sh" "$NVSF_BUILD"
