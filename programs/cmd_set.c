@@ -22,42 +22,41 @@
     "options:\n" \
     "  -h, --help           show this help message and exit\n" \
     "  -o OUT, --output OUT write the changed image to OUT (replaced\n" \
-    "                       atomically) instead of replacing IMAGE\n" \
-    "  --dry-run            print what would change, write nothing\n" \
-    IMAGE_INPUT_HELP \
-    "An encrypted image stays encrypted with its key. In a whole-flash dump\n" \
-    "only the partition's bytes change; the whole dump is written back.\n"
+    "                       atomically) instead of replacing image\n" \
+    "  --dry-run            print what would change, write nothing\n"
 
 #define CHANGE_HELP_TAIL \
     "\n" \
     "The change is made as ESP-IDF's NVS library makes it on the device: the\n" \
     "new value goes into the active page (a new page, or garbage collection,\n" \
     "when it is full), then the old item is erased; the same value writes\n" \
-    "nothing. The image must be sound (nvsforge check). On any error the\n" \
+    "nothing. The image is opened as the device opens it: the repairs of\n" \
+    "its start-up come first (a power cut's leftovers); a damaged image is\n" \
+    "refused. An encrypted image stays encrypted with its key; in a\n" \
+    "whole-flash dump only the partition's bytes change. On any error the\n" \
     "image is left as it was. Exit status: 0 done, 1 error, 2 usage.\n" \
     "See nvsforge-set(1).\n"
 
 #define SET_USAGE \
     "usage: nvsforge set " CHANGE_OPTIONS_USAGE "\n" \
-    "                    IMAGE NS:KEY=TYPE:VALUE [NS:KEY=TYPE:VALUE ...]\n"
+    "                    image NS:KEY=TYPE:VALUE [NS:KEY=TYPE:VALUE ...]\n"
 
 static const char set_help[] =
     SET_USAGE
     "\n"
     "Set keys in an existing NVS partition image.\n"
     "\n"
-    "positional arguments:\n"
-    "  IMAGE                the NVS partition image\n"
+    "positional arguments:\n" IMAGE_INPUT_HELP
     "  NS:KEY=TYPE:VALUE    set KEY in namespace NS (created when new); TYPE\n"
     "                       is an encoding of the partition CSV: u8 i8 u16\n"
-    "                       i16 u32 i32 u64 i64 string hex2bin base64\n"
-    "                       binary; VALUE @FILE takes the value from FILE (as\n"
-    "                       a `file` row), @@ stands for a leading @\n"
+    "                       i16 u32 i32 u64 i64 float double string hex2bin\n"
+    "                       base64 binary; VALUE @FILE takes the value from\n"
+    "                       FILE (as a `file` row), @@ stands for a leading @\n"
     "\n" CHANGE_OPTIONS_HELP CHANGE_HELP_TAIL;
 
 #define ERASE_USAGE \
     "usage: nvsforge erase " CHANGE_OPTIONS_USAGE "\n" \
-    "                      IMAGE NS:KEY|NS: [NS:KEY|NS: ...]\n"
+    "                      image NS:KEY|NS: [NS:KEY|NS: ...]\n"
 
 static const char erase_help[] =
     ERASE_USAGE
@@ -65,8 +64,7 @@ static const char erase_help[] =
     "Erase keys, or every key of a namespace, from an existing NVS partition\n"
     "image.\n"
     "\n"
-    "positional arguments:\n"
-    "  IMAGE                the NVS partition image\n"
+    "positional arguments:\n" IMAGE_INPUT_HELP
     "  NS:KEY               erase KEY of namespace NS (a blob with all its\n"
     "                       chunks)\n"
     "  NS:                  erase every key of namespace NS, as nvs_erase_all\n"
@@ -75,15 +73,14 @@ static const char erase_help[] =
 
 #define APPLY_USAGE \
     "usage: nvsforge apply " CHANGE_OPTIONS_USAGE "\n" \
-    "                      IMAGE CHANGES\n"
+    "                      image CHANGES\n"
 
 static const char apply_help[] =
     APPLY_USAGE
     "\n"
     "Apply a partition CSV of changes to an existing NVS partition image.\n"
     "\n"
-    "positional arguments:\n"
-    "  IMAGE                the NVS partition image\n"
+    "positional arguments:\n" IMAGE_INPUT_HELP
     "  CHANGES              a partition CSV (key,type,encoding,value): its\n"
     "                       data and file rows set keys; a row `key,erase,,`\n"
     "                       erases the key, a row `ns,namespace,erase,` every\n"
@@ -192,7 +189,7 @@ static int run_change(const char *prog, const change_cmd *c, int argc,
         free(pos);
         return rc < 0 ? EXIT_OK : rc;
     }
-    const char *missing = npos < 1 ? "IMAGE"
+    const char *missing = npos < 1 ? "image"
                           : npos >= 2 ? NULL
                           : c->kind == CHANGE_SET   ? "NS:KEY=TYPE:VALUE"
                           : c->kind == CHANGE_ERASE ? "NS:KEY"
@@ -201,7 +198,7 @@ static int run_change(const char *prog, const change_cmd *c, int argc,
                       : c->kind == CHANGE_APPLY && npos > 2
                           ? "unrecognized arguments: "
                       : strcmp(pos[0], "-") == 0 && !out && !dry_run
-                          ? "IMAGE - (standard input) needs -o OUT"
+                          ? "image - (standard input) needs -o OUT"
                           : NULL;
     if (why) {
         fputs(c->usage, stderr);

@@ -39,6 +39,16 @@ img.bin: dry run, nothing written" ]] || fail "dry run said: $out" || return 1
     expect_no_temp
 }
 
+test_float_double() {
+    make_image img.bin 0x4000 || return 1
+    expect_ok nvsforge set img.bin cal:gain=float:1.5 cal:offset=double:-0.25 || return 1
+    expect_ok nvsforge dump --format csv img.bin || return 1
+    [[ $out == *"gain,data,float,1.5"* && $out == *"offset,data,double,-0.25"* ]] ||
+        fail "floats: $out" || return 1
+    expect_fail nvsforge set img.bin cal:gain=float:nan || return 1
+    expect_in "cal:gain"
+}
+
 test_same_value_writes_nothing() {
     make_image img.bin 0x4000 || return 1
     local before
