@@ -225,4 +225,15 @@ test_help() {
     expect_in "  dump " && expect_in "  check "
 }
 
+test_dump_warning_names_the_check_command_with_its_key() {
+    local enc=$CASES/nvs_101_018/expected/out.bin key=$CASES/nvs_101_018/key.bin
+    flip_bit "$enc" 70 2 flip.bin
+    out=$(nvsforge dump --inputkey "$key" flip.bin 2>&1 >/dev/null)
+    [[ $out == *"(nvsforge check --inputkey $key flip.bin lists them)"* ]] ||
+        fail "the hint lacks --inputkey: $out" || return 1
+    # The command it names works as given.
+    expect_fail nvsforge check --inputkey "$key" flip.bin || return 1
+    expect_in "damaged"
+}
+
 run_tests
