@@ -21,6 +21,19 @@ test_json_as_nvs_tool_py_writes_it() {
     done
 }
 
+test_text_as_nvs_tool_py_writes_it() {
+    local spec name file view
+    for spec in nvs_extras_0:$CASES/nvs_extras_0/expected/out.bin \
+                cut-000:$DATA/device-images/cut-000/image.bin; do
+        name=${spec%%:*} file=${spec#*:}
+        for view in all minimal storage_info; do
+            nvs_tool --color never -d $view "$file" >got.txt || return 1
+            cmp -s got.txt <(gzip -dc "$DATA/nvs_tool/$name.$view.txt.gz") ||
+                fail "$name -d $view differs from nvs_tool.py's" || return 1
+        done
+    done
+}
+
 test_text_views() {
     # exotic-000 holds strings that are not UTF-8: nvs_tool.py stops there
     local f=$DATA/device-images/exotic-000/image.bin d
