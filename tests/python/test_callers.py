@@ -2,6 +2,8 @@
 run unchanged against this package."""
 import argparse
 import contextlib
+import importlib
+import importlib.metadata
 import io
 import os
 import stat
@@ -11,6 +13,7 @@ from types import SimpleNamespace
 
 import pytest
 from conftest import EXAMPLES
+from packaging.version import Version
 
 import esp_idf_nvs_partition_gen.nvs_partition_gen as nvs_partition_gen
 import nvsforge
@@ -25,6 +28,14 @@ calib,data,u32,{calib}
 
 def items(image, key=None):
     return {(i['namespace'], i['key']): i['value'] for i in nvsforge.read_image(image, key)}
+
+
+def test_version_gate():
+    """ESP-IDF's parser tests skip below 0.1.9; Espressif's own is 0.2.0."""
+    version = importlib.metadata.version('esp-idf-nvs-partition-gen')
+    assert Version(version) >= Version('0.2.0')
+    assert version == nvsforge.__version__
+    assert importlib.import_module('esp_idf_nvs_partition_gen').__version__ == version
 
 
 def test_import_nvs_partition_gen():
