@@ -83,11 +83,14 @@ static const char generate_help[] =
     "                        written, with their sizes; write nothing\n"
     "\n"
     "outputs: <outdir>/bin/<name>.bin, <outdir>/csv/<name>.csv, keys in\n"
-    "<outdir>/keys/, <outdir>/manifest.csv (id,image,image_sha256,key,\n"
-    "key_sha256,hmac_key,hmac_key_sha256 per device) and, when the config has\n"
-    "REPEAT keys, <values>_created.csv beside the values file. Those files are\n"
-    "remade over earlier ones, atomically; an existing key file is never\n"
-    "replaced: it stops the run before anything is written.\n";
+    "<outdir>/keys/, <outdir>/manifest.csv (a header, then id,image,\n"
+    "image_sha256,key,key_sha256,hmac_key,hmac_key_sha256 per device),\n"
+    "<outdir>/run.json (version, command line, inputs with their SHA-256,\n"
+    "times, devices, shard) and, when the config has REPEAT keys,\n"
+    "<values>_created.csv beside the values file. Those files are remade\n"
+    "over earlier ones, atomically; an existing key file is never replaced:\n"
+    "it stops the run before anything is written. Every problem is reported\n"
+    "in one pass, and nothing is written then.\n";
 
 
 /* ---- options ------------------------------------------------------------ */
