@@ -26,7 +26,10 @@
  *   4      4    CRC32 of bytes 0..3 followed by bytes 8..31
  *   8      16   key, NUL-padded, at most 15 bytes
  *   24     8    data:
- *                 integers   the value, unused bytes 0xFF
+ *                 integers,
+ *                 float (0x24), double (0x28)
+ *                            the value (IEEE 754 for these two),
+ *                            little-endian, unused bytes 0xFF
  *                 string,
  *                 blob v1,
  *                 blob chunk size u16, 0xFFFF, CRC32 of the value bytes;
