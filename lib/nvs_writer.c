@@ -995,17 +995,6 @@ int nvsf_edit_open(nvsf_edit **out, uint8_t *image, size_t size,
         memcpy(image, ed->undo_raw, size);
     if (xts_key)
         memcpy(ed->plain, img->bytes, size);
-    /* A page the start-up erased is erased flash, all 0xFF, encrypted or
-     * not (nvsf_image_export keeps an encrypted page's old entries when
-     * their decrypted bytes look unchanged). */
-    for (uint32_t p = 0; xts_key && p < ed->page_count; p++) {
-        const uint8_t *pg = plain_page(ed, p);
-        size_t i = 0;
-        while (i < NVS_PAGE_SIZE && pg[i] == 0xFF)
-            i++;
-        if (i == NVS_PAGE_SIZE)
-            memset(image + (size_t)p * NVS_PAGE_SIZE, 0xFF, NVS_PAGE_SIZE);
-    }
     rc = load_model(ed, img, err);
     nvsf_image_free(img);
     if (rc) {

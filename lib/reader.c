@@ -1184,16 +1184,23 @@ int nvsf_image_export(const nvsf_image *img, uint8_t *out, nvsf_error *err)
         return rc;
     for (uint32_t p = 0; p < img->page_count; p++) {
         size_t base = (size_t)p * NVS_PAGE_SIZE;
-        memcpy(out + base, r->bytes + base, NVS_FIRST_ENTRY_OFFSET);
+        const uint8_t *page = r->bytes + base;
+        memcpy(out + base, page, NVS_FIRST_ENTRY_OFFSET);
+        /* Decrypted bytes of all 0xFF are also what a chunk of 0xFF data
+         * decrypts to, so they mean erased flash only where the page says
+         * so: a page without a header, or an entry its bitmap calls empty.
+         * Such an entry is erased flash whatever it held before. */
+        int page_erased = memcmp(page, ff, NVS_PAGE_HEADER_SIZE) == 0;
         for (unsigned i = 0; i < NENT; i++) {
             size_t off = nvs_entry_offset(p, i);
             const uint8_t *now = r->bytes + off;
-            if (memcmp(now, r->orig_plain + off, NVS_ENTRY_SIZE) == 0)
-                continue; /* out already holds the original bytes */
-            if (memcmp(now, ff, NVS_ENTRY_SIZE) == 0) {
+            if (memcmp(now, ff, NVS_ENTRY_SIZE) == 0 &&
+                (page_erased || nvs_bitmap_get(page, i) == NVS_ENTRY_STATE_EMPTY)) {
                 memcpy(out + off, ff, NVS_ENTRY_SIZE);
                 continue;
             }
+            if (memcmp(now, r->orig_plain + off, NVS_ENTRY_SIZE) == 0)
+                continue; /* out already holds the original bytes */
             uint8_t tweak[16];
             nvsf_xts_tweak_from_offset(off, tweak);
             rc = nvsf_xts_unit(x, tweak, now, out + off, NVS_ENTRY_SIZE, err);

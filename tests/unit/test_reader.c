@@ -814,19 +814,35 @@ static void test_keys(void **state)
 
 /* ---- the model is mutable ---------------------------------------------------------- */
 
+/* A 0x3000 image of `csv`, encrypted with test_key, and the sound model of
+ * it read with that key. */
+static const uint8_t *test_key(void)
+{
+    static uint8_t key[NVSF_XTS_KEY_SIZE];
+    for (unsigned i = 0; i < sizeof key; i++)
+        key[i] = (uint8_t)(i * 5 + 1);
+    return key;
+}
+
+static nvsf_image *read_encrypted(const char *csv, uint8_t **enc)
+{
+    nvsf_error err = {0};
+    *enc = generate(csv, strlen(csv), 0x3000, 2, test_key(), &err);
+    if (!*enc)
+        fail_msg("generate: %s", err.message);
+    nvsf_image *img = read_image(*enc, 0x3000, test_key());
+    assert_int_equal(img->severity, NVSF_SOUND);
+    return img;
+}
+
 static void test_change_reload_export(void **state)
 {
     (void)state;
     static const char csv[] = "key,type,encoding,value\nns,namespace,,\n"
                               "a,data,u8,1\ns,data,string,abc\n";
-    uint8_t key[NVSF_XTS_KEY_SIZE];
-    for (unsigned i = 0; i < sizeof key; i++)
-        key[i] = (uint8_t)(i * 5 + 1);
+    uint8_t *enc;
+    nvsf_image *img = read_encrypted(csv, &enc);
     nvsf_error err = {0};
-    uint8_t *enc = generate(csv, strlen(csv), 0x3000, 2, key, &err);
-    assert_non_null(enc);
-    nvsf_image *img = read_image(enc, 0x3000, key);
-    assert_int_equal(img->severity, NVSF_SOUND);
     assert_int_equal(img->active_page, 0);
     assert_int_equal(img->next_seq, 1);
     assert_int_equal(img->free_count, 2);
@@ -866,10 +882,35 @@ static void test_change_reload_export(void **state)
         if (out[i] != enc[i] && !bitmap && !entry)
             fail_msg("byte 0x%zx changed", i);
     }
-    nvsf_image *back = read_image(out, 0x3000, key);
+    nvsf_image *back = read_image(out, 0x3000, test_key());
     assert_int_equal(back->severity, NVSF_SOUND);
     assert_int_equal(find_item(back, "a")->value, 2);
     nvsf_image_free(back);
+    nvsf_image_free(img);
+    free(out);
+    free(enc);
+}
+
+/* Data of 0xFF bytes decrypts to the same bytes as erased flash: when the
+ * model erases the page that holds it (as the start-up erases a half-made
+ * copy), the export must give erased flash, not the old ciphertext. */
+static void test_export_erased_page_of_ff_data(void **state)
+{
+    (void)state;
+    static const char csv[] = "key,type,encoding,value\nns,namespace,,\n"
+                              "ff,data,hex2bin,"
+                              "ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff"
+                              "ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff\n";
+    uint8_t *enc;
+    nvsf_image *img = read_encrypted(csv, &enc);
+    nvsf_error err = {0};
+    memset(nvsf_image_bytes(img), 0xFF, NVS_PAGE_SIZE);
+    uint8_t *out = malloc(0x3000);
+    assert_int_equal(nvsf_image_export(img, out, &err), 0);
+    for (size_t i = 0; i < NVS_PAGE_SIZE; i++)
+        if (out[i] != 0xFF)
+            fail_msg("byte 0x%zx of the erased page is 0x%02x", i, out[i]);
+    assert_memory_equal(out + NVS_PAGE_SIZE, enc + NVS_PAGE_SIZE, 0x2000);
     nvsf_image_free(img);
     free(out);
     free(enc);
@@ -1089,6 +1130,7 @@ int main(void)
         cmocka_unit_test(test_problem_kinds),
         cmocka_unit_test(test_keys),
         cmocka_unit_test(test_change_reload_export),
+        cmocka_unit_test(test_export_erased_page_of_ff_data),
         cmocka_unit_test(test_csv_namespaces_interleaved),
         cmocka_unit_test(test_csv_wifi_extras),
         cmocka_unit_test(test_csv_not_representable),
