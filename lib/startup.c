@@ -826,6 +826,40 @@ typedef struct blob_ref {
     char key[17];
 } blob_ref;
 
+/* Blob indexes sorted by namespace and key, so that each chunk finds its
+ * claimants by binary search (ESP-IDF compares every chunk with every
+ * index; the result is the same, without the quadratic time). */
+static int blob_ref_cmp(uint8_t ns, const char *key, const blob_ref *r)
+{
+    if (ns != r->ns)
+        return ns < r->ns ? -1 : 1;
+    return strncmp(key, r->key, NVSF_KEY_MAX_LEN);
+}
+
+static int cmp_blob_ref(const void *a, const void *b)
+{
+    const blob_ref *x = a;
+    return blob_ref_cmp(x->ns, x->key, b);
+}
+
+/* Does a blob index claim chunk c of (ns, key)? */
+static int chunk_claimed(const blob_ref *refs, size_t n, uint8_t ns,
+                         const char *key, unsigned c)
+{
+    size_t lo = 0, hi = n;
+    while (lo < hi) { /* the first index not below (ns, key) */
+        size_t mid = lo + (hi - lo) / 2;
+        if (blob_ref_cmp(ns, key, &refs[mid]) > 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    for (; lo < n && blob_ref_cmp(ns, key, &refs[lo]) == 0; lo++)
+        if (c >= refs[lo].start && c < (unsigned)refs[lo].start + refs[lo].count)
+            return 1;
+    return 0;
+}
+
 static int erase_orphan_chunks(nvs_flash *f)
 {
     blob_ref *refs = NULL;
@@ -855,6 +889,8 @@ static int erase_orphan_chunks(nvs_flash *f)
             i += 1;
         }
     }
+    if (n > 1)
+        qsort(refs, n, sizeof *refs, cmp_blob_ref);
     for (uint32_t k = 0; k < f->nlist; k++) {
         uint32_t p = f->list[k];
         unsigned i = 0;
@@ -862,15 +898,11 @@ static int erase_orphan_chunks(nvs_flash *f)
                              NVS_CHUNK_ANY, NVS_VER_ANY, &i) == NVS_FOUND) {
             uint8_t e[NVS_ENTRY_SIZE];
             memcpy(e, nvs_entry_at(f, p, i), sizeof e);
-            unsigned c = e[NVS_ENTRY_CHUNK_OFFSET];
-            int claimed = 0;
-            for (size_t r = 0; r < n && !claimed; r++)
-                claimed = refs[r].ns == e[NVS_ENTRY_NS_OFFSET] &&
-                          strncmp((const char *)e + NVS_ENTRY_KEY_OFFSET,
-                                  refs[r].key, NVSF_KEY_MAX_LEN) == 0 &&
-                          c >= refs[r].start &&
-                          c < (unsigned)refs[r].start + refs[r].count;
-            if (!claimed) {
+            char key[17];
+            memcpy(key, e + NVS_ENTRY_KEY_OFFSET, 16);
+            key[16] = '\0';
+            if (!chunk_claimed(refs, n, e[NVS_ENTRY_NS_OFFSET], key,
+                               e[NVS_ENTRY_CHUNK_OFFSET])) {
                 char d[120];
                 note(f, NVSF_REPAIRABLE, NVSF_REPAIR_ERASE_ENTRIES, p, (int)i,
                      e[NVS_ENTRY_SPAN_OFFSET],
