@@ -58,18 +58,22 @@ void nvsf_text_escape(char *out, size_t cap, const char *in)
         out[used] = '\0';
 }
 
+void nvsf_text_vformat(char *out, size_t cap, const char *fmt, va_list ap)
+{
+    char raw[NVSF_ERROR_MAX];
+    if (vsnprintf(raw, sizeof raw, fmt, ap) < 0)
+        raw[0] = '\0';
+    nvsf_text_escape(out, cap, raw);
+}
+
 void nvsf_error_set(nvsf_error *err, int code, const char *fmt, ...)
 {
     if (err) {
-        char raw[NVSF_ERROR_MAX];
         va_list ap;
         va_start(ap, fmt);
-        int printed = vsnprintf(raw, sizeof raw, fmt, ap);
-        va_end(ap);
-        if (printed < 0)
-            raw[0] = '\0';
         /* One problem, one line: what the message echoes is escaped. */
-        nvsf_text_escape(err->message, sizeof err->message, raw);
+        nvsf_text_vformat(err->message, sizeof err->message, fmt, ap);
+        va_end(ap);
         /* A cut (of raw, or by the escaping) must not split a character. */
         cut_to_whole_utf8(err->message, -1, sizeof err->message);
         err->code = code;
@@ -80,13 +84,11 @@ int nvsf_error_prefix(nvsf_error *err, const char *fmt, ...)
 {
     if (!err)
         return NVSF_E_USAGE;
-    char raw[NVSF_ERROR_MAX], prefix[NVSF_ERROR_MAX];
+    char prefix[NVSF_ERROR_MAX];
     va_list ap;
     va_start(ap, fmt);
-    if (vsnprintf(raw, sizeof raw, fmt, ap) < 0)
-        raw[0] = '\0';
+    nvsf_text_vformat(prefix, sizeof prefix, fmt, ap); /* the message already is */
     va_end(ap);
-    nvsf_text_escape(prefix, sizeof prefix, raw); /* the message already is */
     char old[NVSF_ERROR_MAX];
     memcpy(old, err->message, sizeof old);
     old[sizeof old - 1] = '\0';

@@ -2,6 +2,9 @@
 #ifndef NVSF_ERROR_H
 #define NVSF_ERROR_H
 
+#include <stdarg.h>
+#include <stddef.h>
+
 #include "nvsforge/nvsforge.h"
 
 #if defined(__MINGW32__)
@@ -17,6 +20,10 @@
  * characters (\n, \r, \t, \xHH, C1 as \u00HH), a byte-order mark as
  * \ufeff, the Unicode line separators. Cut to fit `cap`. */
 void nvsf_text_escape(char *out, size_t cap, const char *in);
+
+/* vsnprintf, then nvsf_text_escape: a formatted one-line message. */
+void nvsf_text_vformat(char *out, size_t cap, const char *fmt, va_list ap)
+    NVSF_PRINTF(3, 0);
 
 /* Set err (if not NULL) to code and the formatted message, escaped by
  * nvsf_text_escape: one problem, one line. */

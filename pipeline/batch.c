@@ -225,13 +225,11 @@ static void warn(const batch *b, const char *fmt, ...)
 {
     if (!b->cb || !b->cb->warning)
         return;
-    char raw[NVSF_ERROR_MAX], message[NVSF_ERROR_MAX];
+    char message[NVSF_ERROR_MAX];
     va_list ap;
     va_start(ap, fmt);
-    if (vsnprintf(raw, sizeof raw, fmt, ap) < 0)
-        raw[0] = '\0';
+    nvsf_text_vformat(message, sizeof message, fmt, ap); /* one warning, one line */
     va_end(ap);
-    nvsf_text_escape(message, sizeof message, raw); /* one warning, one line */
     b->cb->warning(b->cb->ctx, message);
 }
 
