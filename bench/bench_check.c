@@ -20,7 +20,7 @@ int main(int argc, char **argv)
         return 2;
     }
     nvsf_error err = {0};
-    size_t len, key_len;
+    size_t len;
     unsigned char *image = slurp(argv[1], &len);
     unsigned char key[NVSF_XTS_KEY_SIZE];
     int have_key = argc > 2 && strcmp(argv[2], "-") != 0;
@@ -29,15 +29,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "bench_check: cannot read %s\n", argv[1]);
         return 1;
     }
-    if (have_key) {
-        unsigned char *kf = slurp(argv[2], &key_len);
-        if (!kf || nvsf_key_partition_read(kf, key_len, key, &err)) {
-            fprintf(stderr, "bench_check: bad key %s: %s\n", argv[2],
-                    err.message);
-            return 1;
-        }
-        free(kf);
-    }
+    if (have_key && read_key_file("bench_check", argv[2], key))
+        return 1;
     double *t = calloc((size_t)runs, sizeof *t);
     if (!t)
         return 1;

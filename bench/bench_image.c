@@ -20,7 +20,7 @@ int main(int argc, char **argv)
     }
     nvsf_error err = {0};
     uint32_t size;
-    size_t csv_len, key_len = 0;
+    size_t csv_len;
     unsigned char *csv = slurp(argv[1], &csv_len);
     unsigned char key[NVSF_XTS_KEY_SIZE];
     int have_key = argc > 3 && strcmp(argv[3], "-") != 0;
@@ -30,14 +30,8 @@ int main(int argc, char **argv)
                 err.message);
         return 1;
     }
-    if (have_key) {
-        unsigned char *k = slurp(argv[3], &key_len);
-        if (!k || nvsf_key_partition_read(k, key_len, key, &err)) {
-            fprintf(stderr, "bench_image: bad key %s: %s\n", argv[3], err.message);
-            return 1;
-        }
-        free(k);
-    }
+    if (have_key && read_key_file("bench_image", argv[3], key))
+        return 1;
     uint8_t *image = malloc(size);
     double *t = calloc((size_t)runs, sizeof *t);
     for (int i = 0; i < runs; i++) {

@@ -1,11 +1,13 @@
-/* What the library benchmarks share: reading a file, a monotonic clock,
- * and printing the best and median of the runs' times. */
+/* What the library benchmarks share: reading a file and a key file, a
+ * monotonic clock, and printing the best and median of the runs' times. */
 #ifndef NVSF_BENCH_UTIL_H
 #define NVSF_BENCH_UTIL_H
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
+
+#include "nvsforge/nvsforge.h"
 
 static unsigned char *slurp(const char *path, size_t *len)
 {
@@ -23,6 +25,20 @@ static unsigned char *slurp(const char *path, size_t *len)
     fclose(f);
     *len = n >= 0 ? (size_t)n : 0;
     return p;
+}
+
+/* The XTS key of a key partition file into key; 0, or 1 after saying why. */
+static int read_key_file(const char *prog, const char *path,
+                         unsigned char key[NVSF_XTS_KEY_SIZE])
+{
+    nvsf_error err = {0};
+    size_t len;
+    unsigned char *kf = slurp(path, &len);
+    int bad = !kf || nvsf_key_partition_read(kf, len, key, &err);
+    if (bad)
+        fprintf(stderr, "%s: bad key %s: %s\n", prog, path, err.message);
+    free(kf);
+    return bad;
 }
 
 static double now(void)
