@@ -332,7 +332,10 @@ static PyObject *builder_status(int rc, const nvsf_error *err)
     return none();
 }
 
-static PyObject *builder_namespace(builder_object *self, PyObject *arg)
+/* A builder call that takes a namespace name. */
+static PyObject *builder_name_call(builder_object *self, PyObject *arg,
+                                   int (*call)(nvsf_builder *, const char *,
+                                               nvsf_error *))
 {
     if (!builder_ready(self))
         return NULL;
@@ -340,18 +343,17 @@ static PyObject *builder_namespace(builder_object *self, PyObject *arg)
     if (!name)
         return NULL;
     nvsf_error err = {0};
-    return builder_status(nvsf_builder_namespace(self->b, name, &err), &err);
+    return builder_status(call(self->b, name, &err), &err);
+}
+
+static PyObject *builder_namespace(builder_object *self, PyObject *arg)
+{
+    return builder_name_call(self, arg, nvsf_builder_namespace);
 }
 
 static PyObject *builder_namespace_new(builder_object *self, PyObject *arg)
 {
-    if (!builder_ready(self))
-        return NULL;
-    const char *name = PyUnicode_AsUTF8(arg);
-    if (!name)
-        return NULL;
-    nvsf_error err = {0};
-    return builder_status(nvsf_builder_namespace_new(self->b, name, &err), &err);
+    return builder_name_call(self, arg, nvsf_builder_namespace_new);
 }
 
 static PyObject *builder_select_index(builder_object *self, PyObject *arg)
