@@ -34,7 +34,11 @@ int plat_read_file(const char *path, uint8_t **data, size_t *len,
                          S_ISDIR(st.st_mode) ? "it is a folder"
                                              : strerror(e ? e : EINVAL));
     }
-    size_t cap = (size_t)st.st_size + 1, n = 0;
+    /* Room for one byte beyond the size fstat gave (and the NUL): a read
+     * that stops short of that byte, having read exactly that size, met
+     * the end, so the usual file takes one read() and no second one to see
+     * the end. A file that grew meanwhile is read on to its end. */
+    size_t size = (size_t)st.st_size, cap = size + 2, n = 0;
     uint8_t *buf = malloc(cap);
     if (!buf) {
         close(fd);
@@ -52,7 +56,8 @@ int plat_read_file(const char *path, uint8_t **data, size_t *len,
             buf = bigger;
             cap *= 2;
         }
-        ssize_t r = read(fd, buf + n, cap - 1 - n);
+        size_t want = cap - 1 - n;
+        ssize_t r = read(fd, buf + n, want);
         if (r < 0 && errno == EINTR)
             continue;
         if (r < 0) {
@@ -62,9 +67,9 @@ int plat_read_file(const char *path, uint8_t **data, size_t *len,
             return nvsf_fail(err, NVSF_E_IO, "cannot read '%s': %s", path,
                              strerror(e));
         }
-        if (r == 0)
-            break;
         n += (size_t)r;
+        if (r == 0 || ((size_t)r < want && n == size))
+            break;
     }
     close(fd);
     buf[n] = 0;

@@ -227,7 +227,10 @@ int plat_read_file(const char *path, uint8_t **data, size_t *len,
         rc = nvsf_fail(err, NVSF_E_IO, "cannot read '%s': %s", path,
                        strerror(errno_from_win(GetLastError())));
     } else {
-        for (cap = (size_t)size.QuadPart + 1;;) {
+        /* As on POSIX: room for one byte beyond the size, so a file of
+         * the size it had takes one ReadFile, and one that grew is read on. */
+        size_t expect = (size_t)size.QuadPart;
+        for (cap = expect + 2;;) {
             if (!buf || n + 1 >= cap) { /* first, or the file grew */
                 uint8_t *bigger = realloc(buf, buf ? cap * 2 : cap);
                 if (!bigger) {
@@ -245,9 +248,9 @@ int plat_read_file(const char *path, uint8_t **data, size_t *len,
                                strerror(errno_from_win(GetLastError())));
                 break;
             }
-            if (got == 0)
-                break;
             n += got;
+            if (got == 0 || (got < want && n == expect))
+                break;
         }
     }
     CloseHandle(h);
