@@ -129,7 +129,7 @@ int fs_txn_add(fs_txn *t, const char *path, const void *data, size_t len,
         return err ? err->code : NVSF_E_IO;
     int rc = fwrite(data, 1, len, f) == len ? 0 : -1;
     if (!rc)
-        rc = t->durable ? plat_file_sync(f) : fflush(f);
+        rc = t->sync != FS_SYNC_NONE ? plat_file_sync(f) : fflush(f);
     int e = errno;
     if (fclose(f) != 0 && !rc) {
         rc = -1;
@@ -174,14 +174,14 @@ int fs_txn_commit(fs_txn *t, nvsf_error *err)
             return NVSF_E_IO;
         }
     }
-    if (t->durable) {
-        for (int i = 0; i < t->count; i++) {
-            if (plat_sync_parent(t->final[i]) != 0) {
-                nvsf_fail(err, NVSF_E_IO, "cannot sync '%s': %s", t->final[i],
-                          strerror(errno));
-                fs_txn_undo(t);
-                return NVSF_E_IO;
-            }
+    for (int i = 0; i < t->count; i++) {
+        int sync_folder = t->sync == FS_SYNC_FOLDERS ||
+                          (t->sync == FS_SYNC_FILES && t->kind[i] == FS_KEY);
+        if (sync_folder && plat_sync_parent(t->final[i]) != 0) {
+            nvsf_fail(err, NVSF_E_IO, "cannot sync '%s': %s", t->final[i],
+                      strerror(errno));
+            fs_txn_undo(t);
+            return NVSF_E_IO;
         }
     }
     return 0;
@@ -211,7 +211,7 @@ void fs_txn_abort(fs_txn *t)
 int fs_replace_file(const char *path, const void *data, size_t len,
                     nvsf_error *err)
 {
-    fs_txn t = {.durable = 1};
+    fs_txn t = {.sync = FS_SYNC_FOLDERS};
     int rc = fs_txn_add(&t, path, data, len, FS_REMAKEABLE, err);
     if (!rc)
         rc = fs_txn_commit(&t, err);

@@ -49,12 +49,22 @@ enum fs_kind {
 
 #define FS_TXN_MAX 8
 
+/* How far a transaction syncs before fs_txn_commit returns. */
+enum fs_sync {
+    FS_SYNC_NONE,    /* the caller syncs (a batch: one sync per group) */
+    FS_SYNC_FILES,   /* each file's data before its rename: complete or
+                        absent even across a power cut; key files' folders
+                        too, so a key once made survives one */
+    FS_SYNC_FOLDERS  /* and every folder after the renames: all of it
+                        present across a power cut once committed */
+};
+
 typedef struct fs_txn {
     int count;
     char *tmp[FS_TXN_MAX];
     char *final[FS_TXN_MAX];
     enum fs_kind kind[FS_TXN_MAX];
-    int durable; /* sync files and folders before reporting success */
+    enum fs_sync sync;
 } fs_txn;
 
 /* Stage `data` as the future content of `path`: written now to a

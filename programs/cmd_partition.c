@@ -279,7 +279,7 @@ static int cmd_generate(const char *prog, int argc, char **argv, int encrypt)
     uint8_t hmac_in[NVSF_HMAC_KEY_SIZE];
     key_material km;
     memset(&km, 0, sizeof km);
-    fs_txn txn = {.durable = 1};
+    fs_txn txn = {.sync = FS_SYNC_FOLDERS};
     nvsf_errors errs = {0};
     int have_key = 0;
 
@@ -386,7 +386,7 @@ int cmd_generate_key(const char *prog, int argc, char **argv)
     key_material km;
     memset(&km, 0, sizeof km);
     uint8_t hmac_in[NVSF_HMAC_KEY_SIZE];
-    fs_txn txn = {.durable = 1};
+    fs_txn txn = {.sync = FS_SYNC_FOLDERS};
     char *outdir = fs_expand_home(outdir_arg);
     char default_name[64];
     keys_default_name(default_name, sizeof default_name);
@@ -444,7 +444,7 @@ static int cmd_decrypt(const char *prog, int argc, char **argv)
     uint8_t key[NVSF_XTS_KEY_SIZE];
     uint8_t *image = NULL;
     size_t size = 0;
-    fs_txn txn = {.durable = 1};
+    fs_txn txn = {.sync = FS_SYNC_FOLDERS};
     char *outdir = fs_expand_home(outdir_arg);
     char *output = outdir ? fs_join(outdir, pos[2]) : NULL;
     rc = output ? 0 : nvsf_fail(&err, NVSF_E_NOMEM, "out of memory");

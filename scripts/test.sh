@@ -6,9 +6,10 @@
 set -euo pipefail
 # What only the tests need, on top of what building needs (setup.sh):
 # cmocka, the tools the command-line tests call, clang and its sanitizer
-# runtimes, the static analysers, and Python's for the package's tests.
+# runtimes, the static analysers, and Python's for the package's tests
+# (with strace, which shows them what reaches the disk).
 NVSF_EXTRA_PACKAGES="libcmocka-dev jq bc time clang llvm libclang-rt-dev cppcheck clang-tidy
-    python3-dev python3-venv python3-setuptools python3-wheel python3-pytest python3-packaging"
+    python3-dev python3-venv python3-setuptools python3-wheel python3-pytest python3-packaging strace"
 NVSF_TESTS=ON
 . "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
 ctest --test-dir "$NVSF_BUILD" -j"$(nproc)" --output-on-failure

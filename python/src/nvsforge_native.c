@@ -628,14 +628,18 @@ static PyObject *py_image_decrypt(PyObject *self, PyObject *args)
 /* commit_files([(path, data, is_key), ...]): the pipeline's transaction, as
  * the commands write: each file beside its name first, then all renamed
  * into place or none; keys owner-only and never replacing a file, the
- * others replacing theirs atomically; synced to disk. */
+ * others replacing theirs atomically. Each file's data is synced before its
+ * rename and a key's folder after it (FS_SYNC_FILES): these calls are the
+ * per-device steps of a caller's loop, and without its folder sync a power
+ * cut can at worst bring back an image's old version or none, which a
+ * rerun remakes. */
 static PyObject *py_commit_files(PyObject *self, PyObject *arg)
 {
     (void)self;
     if (!PyList_Check(arg) || PyList_GET_SIZE(arg) > FS_TXN_MAX)
         return PyErr_Format(PyExc_TypeError, "a list of at most %d files is needed",
                             FS_TXN_MAX);
-    fs_txn txn = {.durable = 1};
+    fs_txn txn = {.sync = FS_SYNC_FILES};
     nvsf_error err = {0};
     int rc = 0;
     for (Py_ssize_t i = 0; !rc && i < PyList_GET_SIZE(arg); i++) {

@@ -6,7 +6,7 @@
 #   tests/python/run.sh [VENV_DIR]     (default: build/python-venv)
 #
 # Needs: python3-venv python3-dev python3-setuptools python3-wheel
-# python3-pytest cmake libssl-dev zlib1g-dev (scripts/setup.sh installs
+# python3-pytest strace cmake libssl-dev zlib1g-dev (scripts/setup.sh installs
 # them), and the commands built in ${NVSF_BUILD:-build}/.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
