@@ -332,6 +332,31 @@ def check_size(size: Union[str, int]) -> Tuple[int, bool]:
     return input_size - page, False
 
 
+def _make_folder(path: str, what: str) -> None:
+    """Make folder `path` and its parents unless it is one; a file in the way
+    ends the call with the reference's message, naming it as `what`."""
+    if not os.path.isdir(path):
+        try:
+            Path(path).mkdir(parents=True, exist_ok=True)
+        except FileExistsError:
+            sys.exit("Error: %s `%s` path already exists and it's not a directory."
+                     % (what, path))
+
+
+def _folder_below(outdir: str, filepath: str) -> str:
+    """The folder of <outdir>/<filepath>, with a separator at its end."""
+    return os.path.join(outdir, os.path.split(filepath)[0], '')
+
+
+def _is_folder_below(filedir: str, filepath: str) -> bool:
+    """Whether filedir, the folder of a relative filepath under outdir,
+    exists: then outdir exists too, and one stat answers for both (a
+    per-device loop calls this for every file it writes)."""
+    parts = filepath.replace(os.altsep, os.sep).split(os.sep) if os.altsep \
+        else filepath.split(os.sep)
+    return not os.path.isabs(filepath) and '..' not in parts and os.path.isdir(filedir)
+
+
 def set_target_filepath(outdir: str, filepath: str) -> Tuple[str, str]:
     """<outdir>/<filepath>, folders made as needed: returns (outdir, path)."""
     outdir = os.path.expanduser(outdir)
@@ -341,17 +366,10 @@ def set_target_filepath(outdir: str, filepath: str) -> Tuple[str, str]:
             filepath = name + _BIN_EXT
         elif _BIN_EXT not in ext:
             sys.exit('Error: `%s`. Only `%s` extension allowed.' % (filepath, _BIN_EXT))
-    if not os.path.isdir(outdir):
-        try:
-            Path(outdir).mkdir(parents=True, exist_ok=True)
-        except FileExistsError:
-            sys.exit("Error: outdir `%s` path already exists and it's not a directory." % outdir)
-    filedir = os.path.join(outdir, os.path.split(filepath)[0], '')
-    if filedir and not os.path.isdir(filedir):
-        try:
-            Path(filedir).mkdir(parents=True, exist_ok=True)
-        except FileExistsError:
-            sys.exit("Error: filedir `%s` path already exists and it's not a directory." % filedir)
+    filedir = _folder_below(outdir, filepath)
+    if not _is_folder_below(filedir, filepath):
+        _make_folder(outdir, 'outdir')
+        _make_folder(filedir, 'filedir')
     if os.path.isabs(filepath):
         if not outdir == os.getcwd():
             print('\nWarning: `%s` \n\t==> absolute path given so outdir is ignored for this file.'
@@ -388,12 +406,8 @@ def _make_keys(args: Any) -> Tuple[str, List[Tuple[str, bytes, bool]], List[Tupl
     if not _attr(args, 'keyfile'):
         args.keyfile = 'keys-' + datetime.datetime.now().strftime('%m-%d_%H-%M') + _BIN_EXT
     keys_outdir = os.path.join(_attr(args, 'outdir') or os.getcwd(), 'keys', '')
-    if not os.path.isdir(keys_outdir):
-        try:
-            Path(keys_outdir).mkdir(parents=True, exist_ok=True)
-        except FileExistsError:
-            sys.exit("Error: keys_outdir `%s` path already exists and it's not a directory."
-                     % keys_outdir)
+    if not _is_folder_below(_folder_below(keys_outdir, args.keyfile), args.keyfile):
+        _make_folder(keys_outdir, 'keys_outdir')
     keys_outdir, output_keyfile = set_target_filepath(keys_outdir, args.keyfile)
     files: List[Tuple[str, bytes, bool]] = []
     if _attr(args, 'key_protect_hmac'):
