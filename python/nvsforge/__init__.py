@@ -13,6 +13,7 @@ Every function raises :class:`nvsforge.Error` for input nvsforge refuses; its
 import csv
 import io
 import os
+import sys
 from typing import Any, Callable, Dict, Iterable, List, NamedTuple, Optional, Sequence, Tuple, Union
 
 from . import _native
@@ -154,6 +155,11 @@ def _size(size: Union[int, str]) -> int:
     return _native.parse_size(size if isinstance(size, str) else str(int(size)))
 
 
+def _process_command_line() -> List[str]:
+    """This process's command line: sys.orig_argv (Python 3.10 and later)."""
+    return list(getattr(sys, 'orig_argv', [sys.executable] + sys.argv))
+
+
 def mfg_generate(conf: str, values: str, prefix: str, size: Union[int, str], *,
                  outdir: str = '.', version: int = 2, fileid: Optional[str] = None,
                  prefix_num: Optional[Tuple[int, int]] = None, keygen: bool = False,
@@ -161,8 +167,8 @@ def mfg_generate(conf: str, values: str, prefix: str, size: Union[int, str], *,
                  kp_hmac_keygen: bool = False, kp_hmac_keyfile: Optional[str] = None,
                  kp_hmac_inputkey: Optional[str] = None,
                  shard: Optional[Tuple[int, int]] = None, jobs: Optional[int] = None,
-                 progress: Optional[Callable[[str, int, int, bool], Any]] = None
-                 ) -> MfgResult:
+                 progress: Optional[Callable[[str, int, int, bool], Any]] = None,
+                 command_line: Optional[Sequence[str]] = None) -> MfgResult:
     """The manufacturing batch of ``mfg_gen generate``, for Python callers.
 
     From a config CSV (``key,type,encoding``, ``REPEAT`` allowed) and a
@@ -187,6 +193,9 @@ def mfg_generate(conf: str, values: str, prefix: str, size: Union[int, str], *,
     :param progress: called as ``progress(phase, done, total, final)`` with
         phase ``"checking"`` or ``"writing"``; an exception from it stops
         the batch.
+    :param command_line: what ``run.json`` records as the command that made
+        the run (default: this process's own, interpreter and script
+        included).
     :returns: an :class:`MfgResult`.
     :raises Error: for anything the batch refuses (file, line and key named).
     """
@@ -208,5 +217,7 @@ def mfg_generate(conf: str, values: str, prefix: str, size: Union[int, str], *,
         int(shard_k), int(shard_n), int(jobs), bool(keygen),
         None if inputkey is None else os.fspath(inputkey), bool(key_protect_hmac),
         bool(kp_hmac_keygen), kp_hmac_keyfile,
-        None if kp_hmac_inputkey is None else os.fspath(kp_hmac_inputkey), progress)
+        None if kp_hmac_inputkey is None else os.fspath(kp_hmac_inputkey), progress,
+        [os.fsdecode(word) for word in (_process_command_line() if command_line is None
+                                        else command_line)])
     return MfgResult(total, made, manifest, warnings)

@@ -880,25 +880,42 @@ static int opt_path(PyObject *obj, char **out)
 /* mfg_generate(conf, values, prefix, size, outdir, version, fileid,
  *              counter_start, counter_digits, shard_k, shard_n, jobs,
  *              keygen, inputkey, key_protect_hmac, kp_hmac_keygen,
- *              kp_hmac_keyfile, kp_hmac_inputkey, progress)
+ *              kp_hmac_keyfile, kp_hmac_inputkey, progress, command_line)
  *   -> (devices_total, devices_made, manifest_path, warnings)
+ * command_line: a list of text, what run.json records as the run's command.
  * counter_start < 0: no counter. The Python layer checks and documents
  * the arguments. */
 static PyObject *py_mfg_generate(PyObject *self, PyObject *args)
 {
     (void)self;
     PyObject *conf, *values, *prefix, *outdir, *fileid, *inputkey, *hmac_file,
-        *hmac_input, *progress;
+        *hmac_input, *progress, *command_line;
     unsigned long size;
     long long counter_start;
     int version, counter_digits, jobs, keygen, protect, hmac_keygen;
     unsigned long shard_k, shard_n;
-    if (!PyArg_ParseTuple(args, "OOOkOiOLikkipOppOOO", &conf, &values, &prefix,
+    if (!PyArg_ParseTuple(args, "OOOkOiOLikkipOppOOOO!", &conf, &values, &prefix,
                           &size, &outdir, &version, &fileid, &counter_start,
                           &counter_digits, &shard_k, &shard_n, &jobs, &keygen,
                           &inputkey, &protect, &hmac_keygen, &hmac_file,
-                          &hmac_input, &progress))
+                          &hmac_input, &progress, &PyList_Type, &command_line))
         return NULL;
+    Py_ssize_t nline = PyList_GET_SIZE(command_line);
+    const char **line = PyMem_Calloc((size_t)nline + 1, sizeof *line);
+    if (!line)
+        return PyErr_NoMemory();
+    for (Py_ssize_t i = 0; i < nline; i++) {
+        PyObject *word = PyList_GET_ITEM(command_line, i);
+        if (!PyUnicode_Check(word)) {
+            PyMem_Free(line);
+            return PyErr_Format(PyExc_TypeError, "command_line must be a list of text");
+        }
+        /* UTF-8 kept by the list's own strings, alive for this call. */
+        if (!(line[i] = PyUnicode_AsUTF8(word))) {
+            PyMem_Free(line);
+            return NULL;
+        }
+    }
     char *text[8] = {0};
     PyObject *objs[8] = {conf, values, prefix, outdir, fileid, inputkey,
                          hmac_file, hmac_input};
@@ -927,6 +944,8 @@ static PyObject *py_mfg_generate(PyObject *self, PyObject *args)
     o.keys.kp_hmac_keygen = hmac_keygen;
     o.keys.kp_hmac_keyfile = text[6];
     o.keys.kp_hmac_inputkey = text[7];
+    o.command_line = line;
+    o.command_line_len = (size_t)nline;
     batch_bridge br = {.progress = progress, .warnings = PyList_New(0)};
     if (!br.warnings)
         goto done;
@@ -952,6 +971,7 @@ static PyObject *py_mfg_generate(PyObject *self, PyObject *args)
 done:
     for (int i = 0; i < 8; i++)
         free(text[i]);
+    PyMem_Free(line);
     return result;
 }
 

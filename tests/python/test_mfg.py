@@ -1,7 +1,9 @@
 """nvsforge.mfg_generate: the batch engine of mfg_gen, from Python."""
 import argparse
+import json
 import os
 import stat
+import sys
 from pathlib import Path
 
 import pytest
@@ -97,3 +99,21 @@ def test_shards_split_the_batch(in_tmp):
     assert made == [4, 3, 3]
     names = sorted(p.name for k in range(3) for p in Path('s%d' % k, 'bin').iterdir())
     assert names == sorted('dev-%d.bin' % i for i in range(1, 11))
+
+
+def test_run_record_names_the_command(in_tmp):
+    """run.json records this process's command line, or the caller's words."""
+    Path('conf.csv').write_text('app,namespace,\nn,data,u8\n')
+    Path('values.csv').write_text('id,n\n1,7\n')
+    nvsforge.mfg_generate('conf.csv', 'values.csv', 'dev', 0x3000, outdir='a')
+    record = json.loads(Path('a/run.json').read_text())
+    assert record['command_line'] == list(sys.orig_argv)
+    assert record['devices'] == 1
+    nvsforge.mfg_generate('conf.csv', 'values.csv', 'dev', 0x3000, outdir='b',
+                          command_line=['factory.py', Path('lot.csv'), b'L-42 \xc3\xa9'])
+    assert json.loads(Path('b/run.json').read_text(encoding='utf-8'))['command_line'] == \
+        ['factory.py', 'lot.csv', 'L-42 é']
+    with pytest.raises(TypeError):
+        nvsforge.mfg_generate('conf.csv', 'values.csv', 'dev', 0x3000, outdir='c',
+                              command_line=['factory.py', 42])
+    assert not Path('c').exists()
