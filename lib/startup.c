@@ -79,9 +79,32 @@ static void set_state(nvs_flash *f, uint32_t p, unsigned i, unsigned st)
     nvs_bitmap_set(page_at(f, p), i, st);
 }
 
-static int crc_ok(const uint8_t *e)
+/* Whether entry i of page p holds the CRC its bytes give. The start-up and
+ * the reading after it visit each entry several times (ESP-IDF checks the
+ * CRC at each visit); the CRC was most of an open, so a right one is
+ * remembered until the entry's bytes change (forget_crcs). */
+static int crc_ok(nvs_flash *f, uint32_t p, unsigned i)
 {
-    return nvs_entry_crc(e) == nvs_load_u32(e + NVS_ENTRY_CRC_OFFSET);
+    uint8_t *memo = f->crc_right
+                        ? f->crc_right + (size_t)p * NVS_CRC_MEMO_BYTES + i / 8
+                        : NULL;
+    uint8_t bit = (uint8_t)(1u << (i % 8));
+    if (memo && (*memo & bit))
+        return 1;
+    const uint8_t *e = nvs_entry_at(f, p, i);
+    if (nvs_entry_crc(e) != nvs_load_u32(e + NVS_ENTRY_CRC_OFFSET))
+        return 0;
+    if (memo)
+        *memo |= bit;
+    return 1;
+}
+
+/* The bytes of page p's entries changed: their CRCs are checked again. */
+static void forget_crcs(nvs_flash *f, uint32_t p)
+{
+    if (f->crc_right)
+        memset(f->crc_right + (size_t)p * NVS_CRC_MEMO_BYTES, 0,
+               NVS_CRC_MEMO_BYTES);
 }
 
 int nvs_type_is_varlen(uint8_t type)
@@ -135,7 +158,7 @@ void nvs_erase_entry_span(nvs_flash *f, uint32_t p, unsigned i)
     nvs_page_mem *m = &f->pg[p];
     const uint8_t *e = nvs_entry_at(f, p, i);
     unsigned span = 1;
-    if (state_of(f, p, i) == NVS_ENTRY_STATE_WRITTEN && crc_ok(e)) {
+    if (state_of(f, p, i) == NVS_ENTRY_STATE_WRITTEN && crc_ok(f, p, i)) {
         span = e[NVS_ENTRY_SPAN_OFFSET];
         if (span == 0 || i + span > NENT)
             span = 1;
@@ -225,11 +248,11 @@ int nvs_find_item(nvs_flash *f, uint32_t p, uint8_t ns, uint8_t type,
         next = i + 1;
         if (state_of(f, p, i) != NVS_ENTRY_STATE_WRITTEN)
             continue;
-        const uint8_t *e = nvs_entry_at(f, p, i);
-        if (!crc_ok(e)) {
+        if (!crc_ok(f, p, i)) {
             nvs_erase_entry_span(f, p, i);
             continue;
         }
+        const uint8_t *e = nvs_entry_at(f, p, i);
         if (nvs_type_is_varlen(e[NVS_ENTRY_TYPE_OFFSET]) &&
             e[NVS_ENTRY_SPAN_OFFSET] > 0)
             next = i + e[NVS_ENTRY_SPAN_OFFSET];
@@ -275,12 +298,12 @@ static long first_not_ff(const uint8_t *p, size_t n)
 
 /* The header at entry k of page p, when it is a string or blob whose data
  * entries reach entry `at`. */
-static int covered_by_header(const nvs_flash *f, uint32_t p, unsigned at)
+static int covered_by_header(nvs_flash *f, uint32_t p, unsigned at)
 {
     for (unsigned k = at; k-- > 0;) {
         unsigned st = state_of(f, p, k);
         const uint8_t *e = nvs_entry_at(f, p, k);
-        if (st == NVS_ENTRY_STATE_WRITTEN && crc_ok(e) &&
+        if (st == NVS_ENTRY_STATE_WRITTEN && crc_ok(f, p, k) &&
             nvs_type_is_varlen(e[NVS_ENTRY_TYPE_OFFSET]))
             return k + e[NVS_ENTRY_SPAN_OFFSET] > at;
         if (at - k > 126)
@@ -337,7 +360,7 @@ static void note_tail(nvs_flash *f, uint32_t p, unsigned from, unsigned to)
     if (k == to)
         return;
     const uint8_t *e = nvs_entry_at(f, p, k);
-    if (to - k == 1 && crc_ok(e))
+    if (to - k == 1 && crc_ok(f, p, k))
         note(f, NVSF_REPAIRABLE, NVSF_REPAIR_ERASE_ENTRIES, p, (int)k, 1,
              "%s was written but not marked written: the set was cut; "
              "ESP-IDF marks the entry erased and the set is lost",
@@ -442,11 +465,11 @@ static void load_active(nvs_flash *f, uint32_t p)
             nvs_erase_entry_span(f, p, i);
             continue;
         }
-        const uint8_t *e = nvs_entry_at(f, p, i);
-        if (!crc_ok(e)) {
+        if (!crc_ok(f, p, i)) {
             note_bad_crc(f, p, i);
             continue;
         }
+        const uint8_t *e = nvs_entry_at(f, p, i);
         unsigned dup = NENT;
         for (unsigned k = 0; k < nlive && dup == NENT; k++)
             if (state_of(f, p, live[k]) == NVS_ENTRY_STATE_WRITTEN &&
@@ -481,11 +504,11 @@ static void load_full(nvs_flash *f, uint32_t p)
     for (unsigned i = f->pg[p].first_used; i < NENT; i++) {
         if (state_of(f, p, i) != NVS_ENTRY_STATE_WRITTEN)
             continue;
-        const uint8_t *e = nvs_entry_at(f, p, i);
-        if (!crc_ok(e)) {
+        if (!crc_ok(f, p, i)) {
             note_bad_crc(f, p, i);
             continue;
         }
+        const uint8_t *e = nvs_entry_at(f, p, i);
         unsigned span = e[NVS_ENTRY_SPAN_OFFSET];
         if (span == 0) {
             char d[120];
@@ -595,6 +618,7 @@ static void list_remove(uint32_t *v, uint32_t *n, uint32_t page)
 static void erase_page(nvs_flash *f, uint32_t p)
 {
     memset(page_at(f, p), 0xFF, NVS_PAGE_SIZE);
+    forget_crcs(f, p);
     f->pg[p].kind = NVS_PAGE_UNINITIALIZED;
     f->pg[p].first_used = f->pg[p].next_free = NENT;
 }
@@ -642,6 +666,7 @@ static unsigned copy_items(nvs_flash *f, uint32_t from, uint32_t to)
     if (m->first_used >= NENT)
         return 0;
     initialize_page(f, to);
+    forget_crcs(f, to);
     nvs_page_mem *t = &f->pg[to];
     unsigned items = 0;
     for (unsigned i = m->first_used; i < NENT;) {
@@ -924,10 +949,11 @@ int nvs_startup(nvs_flash *f)
     f->pg = calloc((size_t)f->npages + 1, sizeof *f->pg);
     f->list = calloc((size_t)f->npages + 1, sizeof *f->list);
     f->free = calloc((size_t)f->npages + 1, sizeof *f->free);
+    f->crc_right = calloc((size_t)f->npages + 1, NVS_CRC_MEMO_BYTES);
     f->pending = UINT32_MAX;
     f->unusable = 0;
     f->nlist = f->nfree = 0;
-    if (!f->pg || !f->list || !f->free)
+    if (!f->pg || !f->list || !f->free || !f->crc_right)
         return -1;
     load_pages(f);
     if (f->unusable)
@@ -940,6 +966,8 @@ void nvs_flash_release(nvs_flash *f)
     free(f->pg);
     free(f->list);
     free(f->free);
+    free(f->crc_right);
     f->pg = NULL;
     f->list = f->free = NULL;
+    f->crc_right = NULL;
 }

@@ -61,9 +61,14 @@ typedef struct nvs_flash {
                               (its sequence number: next_seq - 1), or
                               UINT32_MAX                                  */
     int unusable;          /* ESP-IDF's nvs_flash_init fails              */
+    uint8_t *crc_right;    /* NVS_CRC_MEMO_BYTES per page, a bit per entry:
+                              its CRC was found right and its bytes have not
+                              changed since; NULL: nothing remembered      */
     nvs_note_fn note;
     void *ctx;
 } nvs_flash;
+
+#define NVS_CRC_MEMO_BYTES ((NVSF_ENTRIES_PER_PAGE + 7) / 8)
 
 /* Results of nvs_find_item, as ESP-IDF's findItem returns them. */
 enum { NVS_FOUND = 0, NVS_NOT_FOUND = 1, NVS_TYPE_MISMATCH = 2 };
