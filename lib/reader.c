@@ -919,11 +919,13 @@ static void check_items(reader *r)
 
 /* ---- opening ---------------------------------------------------------------- */
 
-/* Written entries on pages with a header, and how many have a valid CRC. */
-static void count_crcs(const uint8_t *bytes, uint32_t pages, size_t *ok,
-                       size_t *bad)
+/* Whether a written entry, on a page with a header, holds a right CRC; if
+ * none does, *written counts them. (It stops at the first right one: this
+ * only tells an encrypted or foreign image, or a wrong key, from an NVS
+ * image.) */
+static int any_right_crc(const uint8_t *bytes, uint32_t pages, size_t *written)
 {
-    *ok = *bad = 0;
+    *written = 0;
     for (uint32_t p = 0; p < pages; p++) {
         const uint8_t *pg = bytes + (size_t)p * NVS_PAGE_SIZE;
         uint32_t st = nvs_load_u32(pg);
@@ -936,11 +938,11 @@ static void count_crcs(const uint8_t *bytes, uint32_t pages, size_t *ok,
                 continue;
             const uint8_t *e = pg + NVS_FIRST_ENTRY_OFFSET + (size_t)i * 32u;
             if (nvs_entry_crc(e) == nvs_load_u32(e + NVS_ENTRY_CRC_OFFSET))
-                (*ok)++;
-            else
-                (*bad)++;
+                return 1;
+            (*written)++;
         }
     }
+    return 0;
 }
 
 static int key_misfit(nvsf_error *err, size_t bad)
@@ -957,7 +959,7 @@ int nvsf_image_check_key(const uint8_t *data, size_t len,
                          const uint8_t *xts_key, nvsf_error *err)
 {
     uint32_t pages = (uint32_t)(len / NVS_PAGE_SIZE);
-    size_t n = (size_t)pages * NVS_PAGE_SIZE, ok, bad;
+    size_t n = (size_t)pages * NVS_PAGE_SIZE, written;
     if (n == 0)
         return 0;
     uint8_t *copy = malloc(n);
@@ -965,11 +967,8 @@ int nvsf_image_check_key(const uint8_t *data, size_t len,
         return nvsf_fail(err, NVSF_E_NOMEM, "out of memory");
     memcpy(copy, data, n);
     int rc = nvsf_image_decrypt(copy, n, xts_key, err);
-    if (!rc) {
-        count_crcs(copy, pages, &ok, &bad);
-        if (ok == 0 && bad > 0)
-            rc = key_misfit(err, bad);
-    }
+    if (!rc && !any_right_crc(copy, pages, &written) && written > 0)
+        rc = key_misfit(err, written);
     nvsf_wipe(copy, n);
     free(copy);
     return rc;
@@ -1004,8 +1003,9 @@ static int open_model(reader *r, nvsf_error *err)
                 "the image is %zu bytes, not a whole number of 4096-byte "
                 "pages; its last %zu bytes are not read",
                 len, len % NVS_PAGE_SIZE);
-    size_t ok, bad;
-    count_crcs(r->bytes, r->pub.page_count, &ok, &bad);
+    size_t written = 0;
+    int foreign = !r->keyed && !any_right_crc(r->bytes, r->pub.page_count,
+                                              &written) && written > 0;
     nvs_flash *f = &r->flash;
     f->bytes = r->bytes;
     f->raw = r->keyed ? r->orig : NULL;
@@ -1013,12 +1013,12 @@ static int open_model(reader *r, nvsf_error *err)
     f->read_only = r->pub.page_count < 3;
     f->note = startup_note;
     f->ctx = r;
-    if (!r->keyed && ok == 0 && bad > 0) {
+    if (foreign) {
         char msg[240];
         snprintf(msg, sizeof msg,
                  "none of the %zu written entries has a valid CRC: the image "
                  "is encrypted (give its key) or is not an NVS image",
-                 bad);
+                 written);
         problem_sev(r, NVSF_PROBLEM_IMAGE, NVSF_UNUSABLE, NVSF_REPAIR_NONE, -1,
                     -1, 0, msg);
         /* nothing to read: the pages are left as they are */
@@ -1132,10 +1132,10 @@ int nvsf_image_read(const uint8_t *data, size_t len, const uint8_t *xts_key,
         int rc = r->bytes_len ? nvsf_image_decrypt(r->bytes, r->bytes_len,
                                                    xts_key, err)
                               : 0;
-        size_t ok = 0, bad = 0;
-        count_crcs(r->bytes, r->pub.page_count, &ok, &bad);
-        if (!rc && ok == 0 && bad > 0)
-            rc = key_misfit(err, bad);
+        size_t written = 0;
+        if (!rc && !any_right_crc(r->bytes, r->pub.page_count, &written) &&
+            written > 0)
+            rc = key_misfit(err, written);
         if (!rc && !(r->orig_plain = malloc(r->bytes_len ? r->bytes_len : 1)))
             rc = nvsf_fail(err, NVSF_E_NOMEM, "out of memory");
         if (rc) {
