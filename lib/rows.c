@@ -115,6 +115,14 @@ static int wifi_ap_pmk(nvsf_rows *r, const char *key, const uint8_t *raw,
     }
     rc = nvsf_builder_add_blob(r->b, "ap.pmk_info", info, sizeof info, err);
     nvsf_wipe(info, sizeof info);
+    if (rc == NVSF_E_INPUT) /* no row names ap.pmk_info: say where it comes from */
+        nvsf_error_prefix(err,
+                          "key '%s': cannot write ap.pmk_info, which follows "
+                          "it as ESP-IDF's generator writes it whenever "
+                          "ap.ssid, ap.passwd or ap.authmode comes and all "
+                          "three are known (set each of them once, in one "
+                          "namespace)",
+                          key);
     return rc;
 }
 

@@ -41,7 +41,8 @@ test_one_differences_section() {
     local point text
     text=$(man_text nvsforge.1 | tr '\n' ' ')
     for point in "never replaced" "one pass" "byte-order mark" "quoted multi-line value" \
-                 "file's content" "exactly the partition size" "--dry-run" "run.json"; do
+                 "file's content" "once per namespace" "exactly the partition size" "--dry-run" \
+                 "run.json"; do
         grep -q -- "$point" "$ROOT/README.md" || fail "README lacks '$point'" || return 1
         [[ $text == *"$point"* ]] || fail "nvsforge.1 lacks '$point'" || return 1
     done

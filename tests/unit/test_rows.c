@@ -804,6 +804,31 @@ static void test_wifi_ap_passwd_last(void **state)
     same_image(run_csv_ok(csv, NULL), finish(b));
 }
 
+/* ap.* keys set again, in a second namespace or in the same one: the
+ * ap.pmk_info they make would be set twice; the message says where it
+ * comes from, since no row names it. (Espressif's tool writes it twice, the
+ * first time from one namespace's ssid and another's password.) */
+static void test_wifi_ap_pmk_twice(void **state)
+{
+    (void)state;
+    const char *needle[] = {
+        "key 'ap.passwd': cannot write ap.pmk_info, which follows it as "
+        "ESP-IDF's generator writes it whenever ap.ssid, ap.passwd or "
+        "ap.authmode comes and all three are known (set each of them once, "
+        "in one namespace): key 'ap.pmk_info' is already set in namespace "
+        "'b'; a key may appear once per namespace",
+        NULL};
+    expect_csv_error("key,type,encoding,value\n"
+                     "a,namespace,,\n"
+                     "ap.ssid,data,string,MyAP\n"
+                     "ap.passwd,data,string,password1\n"
+                     "ap.authmode,data,u8,3\n"
+                     "b,namespace,,\n"
+                     "ap.ssid,data,string,MyAP\n"
+                     "ap.passwd,data,string,password1\n",
+                     NULL, NVSF_E_INPUT, "in.csv:8: ", needle);
+}
+
 static void test_wifi_ap_authmode_zero(void **state)
 {
     (void)state;
@@ -922,6 +947,7 @@ int main(void)
         cmocka_unit_test(test_wifi_ap_authmode_last),
         cmocka_unit_test(test_wifi_ap_passwd_last),
         cmocka_unit_test(test_wifi_ap_authmode_zero),
+        cmocka_unit_test(test_wifi_ap_pmk_twice),
         cmocka_unit_test(test_wifi_ap_text_rules),
         cmocka_unit_test(test_wifi_ap_from_files),
     };
