@@ -529,37 +529,64 @@ int nvsf_utf8_valid(const uint8_t *s, size_t len)
     return 1;
 }
 
+/*
+ * A whole number as Python's int(text, 0) reads it, which is how the
+ * reference reads a partition size: an optional sign, then decimal without
+ * a leading zero, or 0x / 0o / 0b digits; single underscores may separate
+ * digits (and follow the prefix). Returns 0 with *neg and *v, -1 if it is
+ * not such a number, -2 if it starts with a zero (text for the message).
+ */
+static int parse_python_int(const char *p, size_t len, int *neg, uint64_t *v)
+{
+    size_t i = 0;
+    *neg = 0;
+    *v = 0;
+    if (i < len && (p[i] == '+' || p[i] == '-'))
+        *neg = p[i++] == '-';
+    unsigned base = 10;
+    if (len - i > 1 && p[i] == '0' && strchr("xXoObB", p[i + 1])) {
+        char c = (char)(p[i + 1] | 0x20);
+        base = c == 'x' ? 16 : c == 'o' ? 8 : 2;
+        i += 2;
+        if (i < len && p[i] == '_')
+            i++;
+    }
+    size_t digits = 0, first = i;
+    for (; i < len; i++) {
+        if (p[i] == '_' && digits && i + 1 < len && p[i + 1] != '_')
+            continue;
+        int d = hex_digit(p[i]);
+        if (d < 0 || (unsigned)d >= base || *v > UINT64_C(0xFFFFFFFFFF))
+            return -1;
+        *v = *v * base + (uint64_t)d;
+        digits++;
+    }
+    if (!digits)
+        return -1;
+    if (base == 10 && p[first] == '0' && *v != 0)
+        return -2;
+    return 0;
+}
+
 int nvsf_parse_size(const char *text, uint32_t *size, nvsf_error *err)
 {
     const char *p = text ? text : "";
     size_t len = strlen(p);
     trim(&p, &len);
-    uint64_t v = 0;
-    int base = 10, ok = len > 0;
-    size_t i = 0;
-    if (len > 2 && p[0] == '0' && (p[1] == 'x' || p[1] == 'X')) {
-        base = 16;
-        i = 2;
-    } else if (len > 1 && p[0] == '0') {
-        /* Python's int(text, 0), which the reference uses, refuses it. */
+    uint64_t v;
+    int neg, rc = parse_python_int(p, len, &neg, &v);
+    if (rc == -2)
         return nvsf_fail(err, NVSF_E_INPUT,
                          "size '%s' starts with 0: write it in decimal without "
                          "leading zeros or in 0x hex, e.g. 0x3000",
                          text);
-    }
-    for (; ok && i < len; i++) {
-        int d = base == 16 ? hex_digit(p[i])
-                           : (isdigit((unsigned char)p[i]) ? p[i] - '0' : -1);
-        if (d < 0 || v > UINT64_C(0xFFFFFFFFFF))
-            ok = 0;
-        else
-            v = v * (uint64_t)base + (uint64_t)d;
-    }
-    if (!ok)
+    if (rc)
         return nvsf_fail(err, NVSF_E_INPUT,
                          "size '%s' is not a number: give bytes in decimal or "
                          "0x hex, e.g. 0x3000",
                          text ? text : "");
+    if (neg && v)
+        v = 0; /* below the least size, as the message says */
     if (v < NVSF_PAGE_SIZE || v % NVSF_PAGE_SIZE)
         return nvsf_fail(err, NVSF_E_INPUT,
                          "size %s must be a multiple of 4096 and at least "

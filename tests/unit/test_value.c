@@ -595,6 +595,12 @@ static void test_parse_size(void **state)
     size_ok("0x10000", 0x10000);
     size_ok("0xABC000", 0xABC000);
     size_ok("0x8000000", 0x8000000); /* 128 MiB, the largest */
+    /* The rest of what Python's int(text, 0) reads, as the reference does. */
+    size_ok("0o30000", 0x3000);
+    size_ok("0B11000000000000", 0x3000);
+    size_ok("12_288", 0x3000);
+    size_ok("0x_3_000", 0x3000);
+    size_ok("+0x3000", 0x3000);
 }
 
 static void test_parse_size_rejected(void **state)
@@ -604,6 +610,8 @@ static void test_parse_size_rejected(void **state)
         "0x2800", "0", "4095", "abc", "", "0x", "-4096", "0x10000000",
         "0x8001000", "134221824", " ", "0x1000x", "4096 4096", "1e4",
         "0x-1000", "99999999999999999999999999", "0x0", "012288", "00",
+        "0x3__000", "_12288", "12288_", "0x__3000", "0o8000", "0b2", "+-12288",
+        "0o", "0b", "-0x3000", "0x3000_",
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         nvsf_error err = {0};
