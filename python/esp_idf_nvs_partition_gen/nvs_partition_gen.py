@@ -106,9 +106,16 @@ def _low_level_error(e: nvsforge.Error) -> NoReturn:
 def _value_bytes(value: Any) -> bytes:
     if isinstance(value, (bytes, bytearray, memoryview)):
         return bytes(value)
-    if value is None:
-        return b''
+    if value is None:  # the reference fails on it too (TypeError)
+        raise TypeError('a value is needed: text, bytes or a number, not None')
     return str(value).encode('utf-8')
+
+
+def _name(name: str, what: str = 'key') -> str:
+    """A key or namespace name: a NUL would end it on flash, unseen."""
+    if '\x00' in str(name):
+        raise InputError('%s %r contains a NUL byte, which would end it' % (what, name))
+    return name
 
 
 def _format_version(version: Any) -> int:
@@ -173,7 +180,8 @@ class NVS(object):
         return self
 
     def __exit__(self, exc_type: Any, exc_value: Any, traceback: Any) -> None:
-        if exc_type is None and exc_value is None:
+        # Written once: a second nvs_close must not append the image again.
+        if exc_type is None and exc_value is None and self._image is None:
             self.fout.write(self._finish())
 
     def _finish(self) -> bytes:
@@ -216,18 +224,18 @@ class NVS(object):
     def write_namespace_unsafe(self, key: str) -> None:
         """Declare a namespace with a new index even if the name was
         declared before (for tests that build bad images)."""
-        self._call(self._builder.namespace_new, key)
+        self._call(self._builder.namespace_new, _name(key, 'namespace'))
 
     def write_namespace(self, key: str) -> None:
         """Select the namespace; a name declared before keeps its index."""
-        self._call(self._builder.namespace, key)
+        self._call(self._builder.namespace, _name(key, 'namespace'))
 
     def write_entry(self, key: str, value: Any, encoding: str,
                     namespace_idx: Optional[int] = None) -> None:
         """Write one value in its encoding (u8 ... i64, string, hex2bin,
         base64, binary, blob_fill(...)); a key already written is written
         again."""
-        self._with_namespace(namespace_idx, self._builder.add_value, key,
+        self._with_namespace(namespace_idx, self._builder.add_value, _name(key),
                              str(encoding).lower(), _value_bytes(value))
 
     def get_binary_data(self) -> bytearray:
@@ -291,8 +299,8 @@ def write_entry(nvs_instance: NVS, key: str, datatype: str, encoding: str, value
         return
     if datatype != 'file':
         datatype = 'data'
-    nvs_instance._with_namespace(namespace_idx, nvs_instance._builder.add_row, key, datatype,
-                                 str(encoding), _value_bytes(value))
+    nvs_instance._with_namespace(namespace_idx, nvs_instance._builder.add_row, _name(key),
+                                 datatype, str(encoding), _value_bytes(value))
 
 
 def nvs_close(nvs_instance: NVS) -> None:
@@ -392,6 +400,13 @@ def _attr(args: Any, name: str, default: Any = None) -> Any:
     return getattr(args, name, default)
 
 
+def _outdir(args: Any) -> str:
+    """args.outdir, or the working folder (the command line's default) when
+    left out; an empty one stays empty, as the reference keeps it."""
+    outdir = _attr(args, 'outdir')
+    return os.getcwd() if outdir is None else outdir
+
+
 def _read_file(path: str) -> bytes:
     try:
         with open(path, 'rb') as f:
@@ -405,7 +420,7 @@ def _make_keys(args: Any) -> Tuple[str, List[Tuple[str, bytes, bool]], List[Tupl
     print once written)."""
     if not _attr(args, 'keyfile'):
         args.keyfile = 'keys-' + datetime.datetime.now().strftime('%m-%d_%H-%M') + _BIN_EXT
-    keys_outdir = os.path.join(_attr(args, 'outdir') or os.getcwd(), 'keys', '')
+    keys_outdir = os.path.join(_outdir(args), 'keys', '')
     if not _is_folder_below(_folder_below(keys_outdir, args.keyfile), args.keyfile):
         _make_folder(keys_outdir, 'keys_outdir')
     keys_outdir, output_keyfile = set_target_filepath(keys_outdir, args.keyfile)
@@ -456,8 +471,7 @@ def generate(args: Any, is_encr_enabled: bool = False, encr_key: Any = None) -> 
         version = args.version = Page.VERSION2
     if _BIN_EXT not in os.path.splitext(args.output)[1]:
         sys.exit('Error: `%s`. Only `.bin` extension allowed.' % args.output)
-    args.outdir, args.output = set_target_filepath(_attr(args, 'outdir') or os.getcwd(),
-                                                   args.output)
+    args.outdir, args.output = set_target_filepath(_outdir(args), args.output)
     files: List[Tuple[str, bytes, bool]] = []
     lines: List[Tuple[str, str]] = []
     if is_encr_enabled and not encr_key:
@@ -509,8 +523,7 @@ def decrypt(args: Any) -> None:
         key = _native.key_partition_read(_read_file(args.key))
     except nvsforge.Error as e:
         _exit("'%s': %s" % (args.key, e.message))
-    args.outdir, args.output = set_target_filepath(_attr(args, 'outdir') or os.getcwd(),
-                                                   args.output)
+    args.outdir, args.output = set_target_filepath(_outdir(args), args.output)
     data = _read_file(args.input)
     if not data or len(data) % Page.PAGE_PARAMS['max_size']:
         _exit("'%s' is %d bytes, not a whole number of 4096-byte pages: not an NVS "

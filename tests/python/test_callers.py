@@ -298,3 +298,59 @@ def test_decrypt_with_a_wrong_key(in_tmp):
                                                   output='bad.bin'))
     assert e.value.code and 'key' in str(e.value.code)
     assert not (in_tmp / 'bad.bin').exists()
+
+
+def test_empty_outdir_is_kept_as_the_reference_keeps_it(in_tmp):
+    """outdir='' names the working folder without making paths absolute:
+    the printed lines and args.outdir stay relative, as Espressif's."""
+    (in_tmp / 'p.csv').write_text(CONFIG.format(serial='E', mac='04', calib=6))
+    args = argparse.Namespace(input=['p.csv'], output='nvs.bin', size='0x3000', version=2,
+                              outdir='')
+    with contextlib.redirect_stdout(io.StringIO()) as printed:
+        nvs_partition_gen.generate(args)
+    assert printed.getvalue().endswith('\nCreated NVS binary: ===> nvs.bin\n')
+    assert (args.outdir, args.output) == ('', 'nvs.bin')
+    args = argparse.Namespace(input=['p.csv'], output=str(in_tmp / 'abs.bin'), size='0x3000',
+                              version=2, outdir='', keygen=True, keyfile='mykeys.bin',
+                              inputkey=None, key_protect_hmac=False)
+    with contextlib.redirect_stdout(io.StringIO()) as printed:
+        nvs_partition_gen.encrypt(args)
+    assert printed.getvalue().startswith(
+        '\nWarning: `%s` \n\t==> absolute path given so outdir is ignored for this file.\n'
+        % (in_tmp / 'abs.bin'))
+    assert '\nCreated encryption keys: ===>  keys/mykeys.bin\n' in printed.getvalue()
+    assert (in_tmp / 'keys' / 'mykeys.bin').is_file() and (in_tmp / 'abs.bin').is_file()
+
+
+def test_low_level_calls_refuse_what_would_go_wrong_unseen():
+    """A second nvs_close writes nothing more; a NUL in a name and a None
+    value are refused rather than cut short or stored as nothing."""
+    out = io.BytesIO()
+    nvs = nvs_partition_gen.nvs_open(out, 0x3000, nvs_partition_gen.Page.VERSION2)
+    nvs_partition_gen.write_entry(nvs, 'app', 'namespace', '', '')
+    with contextlib.redirect_stdout(io.StringIO()):
+        for name, call in (('key', lambda: nvs_partition_gen.write_entry(
+                               nvs, 'k\x00y', 'data', 'u8', '1')),
+                           ('namespace', lambda: nvs.write_namespace('a\x00b')),
+                           ('namespace', lambda: nvs.write_namespace_unsafe('a\x00b'))):
+            with pytest.raises(nvs_partition_gen.InputError) as e:
+                call()
+            assert str(e.value) == "%s %r contains a NUL byte, which would end it" % (
+                name, 'k\x00y' if name == 'key' else 'a\x00b')
+    with pytest.raises(TypeError):
+        nvs_partition_gen.write_entry(nvs, 's', 'data', 'string', None)
+    with pytest.raises(TypeError):
+        nvs.write_entry('s', None, 'string')
+    nvs_partition_gen.nvs_close(nvs)
+    nvs_partition_gen.nvs_close(nvs)
+    assert len(out.getvalue()) == 0x4000
+    assert items(out.getvalue()) == {}
+
+
+@pytest.mark.parametrize('text', ['0o30000', '0b11000000000000', '12_288', '0x3_000',
+                                  '+0x3000', ' 0x3000\n'])
+def test_check_size_reads_sizes_as_int_does(text):
+    """Every spelling Python's int(text, 0) reads, as Espressif's reads it."""
+    assert int(text, 0) == 0x3000
+    with contextlib.redirect_stdout(io.StringIO()):
+        assert nvs_partition_gen.check_size(text) == (0x2000, False)
