@@ -114,16 +114,17 @@ static void nvs_page_write_header(nvsf_builder *b, uint32_t page, uint32_t state
 static int nvs_builder_full(const nvsf_builder *b, const char *item,
                             nvsf_error *err)
 {
+    const char *pages = b->data_pages == 1 ? "page" : "pages";
     if (nvsf_size_is_read_only(b->size))
         return nvsf_fail(err, NVSF_E_FULL,
                          "%s does not fit in the partition of 0x%x bytes "
-                         "(%u pages); give a larger size",
-                         item, b->size, b->data_pages);
+                         "(%u %s); give a larger size",
+                         item, b->size, b->data_pages, pages);
     return nvsf_fail(err, NVSF_E_FULL,
                      "%s does not fit in the partition of 0x%x bytes (%u "
-                     "pages for data, the last page stays erased for NVS); "
+                     "%s for data, the last page stays erased for NVS); "
                      "give a larger size",
-                     item, b->size, b->data_pages);
+                     item, b->size, b->data_pages, pages);
 }
 
 /* Move on to the next page; `item` names what needs it, for the message. */

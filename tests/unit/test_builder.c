@@ -938,10 +938,14 @@ static void fill_ints_expect_full(uint32_t size, unsigned data_pages)
         fail_msg("size 0x%x: item %u gave %d, expected NVSF_E_FULL", size, n,
                  rc);
     assert_int_equal(err.code, NVSF_E_FULL);
-    char quoted[24];
+    char quoted[24], pages[48];
     snprintf(quoted, sizeof quoted, "'%s'", key);
     if (!strstr(err.message, quoted))
         fail_msg("message '%s' does not name %s", err.message, quoted);
+    snprintf(pages, sizeof pages, "0x%x bytes (%u %s", size, data_pages,
+             data_pages == 1 ? "page)" : "pages");
+    if (!strstr(err.message, pages))
+        fail_msg("message '%s' lacks '%s'", err.message, pages);
     nvsf_builder_free(b);
 
     /* The same without the last item: every data page used, the rest
