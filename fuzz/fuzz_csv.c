@@ -12,9 +12,10 @@
  *
  * Writer round trip: the input split into records at 0x1E and fields at
  * 0x1F (when it is UTF-8 without NUL) is written with
- * nvsf_csv_write_record and read back (flags 0, memory and stream): the
- * same records, except that line breaks inside fields come back as "\n"
- * (the reader's universal newlines, csv.h).
+ * nvsf_csv_write_record and read back (memory and stream) with the same
+ * flags, 0 and NVSF_CSV_HASH_COMMENTS: the same records, except that line
+ * breaks inside fields come back as "\n" (the reader's universal newlines,
+ * csv.h).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -186,7 +187,7 @@ static void normalise(const char *s, size_t len, nvsf_buf *out)
     }
 }
 
-static void check_round_trip(const uint8_t *data, size_t size)
+static void check_round_trip(const uint8_t *data, size_t size, unsigned flags)
 {
     if (memchr(data, 0, size) || !nvsf_utf8_valid(data, size))
         return;
@@ -211,7 +212,7 @@ static void check_round_trip(const uint8_t *data, size_t size)
             fs += flen + 1;
         }
         size_t before = csv.len;
-        FUZZ_CHECK(nvsf_csv_write_record(&csv, fields, lens, n) == 0,
+        FUZZ_CHECK(nvsf_csv_write_record(&csv, fields, lens, n, flags) == 0,
                    "nvsf_csv_write_record failed");
         FUZZ_CHECK(csv.len >= before + 2 &&
                        memcmp(csv.data + csv.len - 2, "\r\n", 2) == 0,
@@ -223,8 +224,8 @@ static void check_round_trip(const uint8_t *data, size_t size)
     for (int stream = 0; stream < 2; stream++) {
         feeder f = {(const uint8_t *)csv.data, csv.len, 0, 0, 15, (size_t)-1};
         nvsf_csv_reader *r =
-            stream ? nvsf_csv_reader_stream("rt.csv", feed, &f, 0)
-                   : nvsf_csv_reader_mem("rt.csv", csv.data, csv.len, 0);
+            stream ? nvsf_csv_reader_stream("rt.csv", feed, &f, flags)
+                   : nvsf_csv_reader_mem("rt.csv", csv.data, csv.len, flags);
         FUZZ_CHECK(r != NULL, "reader not created");
         nvsf_csv_record rec;
         nvsf_error err;
@@ -273,6 +274,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     for (unsigned flags = 0; flags < 4; flags++)
         check_reading(data, size, flags);
-    check_round_trip(data, size);
+    check_round_trip(data, size, 0);
+    check_round_trip(data, size, NVSF_CSV_HASH_COMMENTS);
     return 0;
 }

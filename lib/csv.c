@@ -459,7 +459,7 @@ static int needs_quotes(const char *s, size_t len)
 }
 
 int nvsf_csv_write_record(nvsf_buf *out, const char *const *fields,
-                          const size_t *lens, size_t n)
+                          const size_t *lens, size_t n, unsigned flags)
 {
     /* Size it all first so that a failure leaves out as it was. */
     size_t need = 2; /* "\r\n" */
@@ -486,10 +486,12 @@ int nvsf_csv_write_record(nvsf_buf *out, const char *const *fields,
             size_t len = lens[i];
             if (i > 0)
                 *w++ = ',';
-            /* A record starting with '#' would read back as a comment
-             * (here and in the reference's line filter): quoted, it
-             * does not. */
-            if (!needs_quotes(s, len) && !(i == 0 && len && s[0] == '#')) {
+            /* In a file read with '#' comments (here and by the
+             * reference's line filter), a record starting with '#' would
+             * read back as one: quoted, it does not. */
+            int comment = (flags & NVSF_CSV_HASH_COMMENTS) && i == 0 && len &&
+                          s[0] == '#';
+            if (!needs_quotes(s, len) && !comment) {
                 if (len)
                     memcpy(w, s, len);
                 w += len;

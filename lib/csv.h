@@ -69,8 +69,11 @@ void nvsf_csv_reader_free(nvsf_csv_reader *r);
 /* 1: *rec holds the next record; 0: end of input; < 0: error (err set). */
 int nvsf_csv_next(nvsf_csv_reader *r, nvsf_csv_record *rec, nvsf_error *err);
 
-/* Append one record, Python csv.writer style, to out. */
+/* Append one record, Python csv.writer style, to out. With
+ * NVSF_CSV_HASH_COMMENTS (a file that is read with them: a partition CSV) a
+ * first field that starts with '#' is quoted too, so that the line does
+ * not read back as a comment. */
 int nvsf_csv_write_record(nvsf_buf *out, const char *const *fields,
-                          const size_t *lens, size_t n);
+                          const size_t *lens, size_t n, unsigned flags);
 
 #endif

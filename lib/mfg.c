@@ -450,13 +450,15 @@ int nvsf_mfg_write_device_csv(const nvsf_mfg *m, const nvsf_mfg_device *dev,
 {
     static const char *const header[4] = {"key", "type", "encoding", "value"};
     static const size_t header_len[4] = {3, 4, 8, 5};
-    int rc = nvsf_csv_write_record(out, header, header_len, 4);
+    /* A device CSV is a partition CSV: read with '#' comments. */
+    int rc = nvsf_csv_write_record(out, header, header_len, 4,
+                                   NVSF_CSV_HASH_COMMENTS);
     for (size_t i = 0; !rc && i < m->nentries; i++) {
         const nvsf_row *r = &dev->rows[i];
         const char *f[4] = {r->key, r->type, r->encoding, r->value};
         size_t fl[4] = {strlen(r->key), strlen(r->type), strlen(r->encoding),
                         r->value_len};
-        rc = nvsf_csv_write_record(out, f, fl, 4);
+        rc = nvsf_csv_write_record(out, f, fl, 4, NVSF_CSV_HASH_COMMENTS);
     }
     return rc;
 }

@@ -1299,7 +1299,7 @@ static int put_row(exporter *x, const char *key, const char *type,
 {
     const char *f[4] = {key, type, enc, value};
     size_t lens[4] = {strlen(key), strlen(type), strlen(enc), value_len};
-    if (nvsf_csv_write_record(&x->out, f, lens, 4))
+    if (nvsf_csv_write_record(&x->out, f, lens, 4, NVSF_CSV_HASH_COMMENTS))
         return nvsf_fail(x->err, NVSF_E_NOMEM, "out of memory");
     return 0;
 }

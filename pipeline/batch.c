@@ -397,7 +397,7 @@ static int header_line(const values_stream *vs, nvsf_buf *line)
         f[i] = vs->header.fields[i].data;
         fl[i] = vs->header.fields[i].len;
     }
-    int rc = f && fl ? nvsf_csv_write_record(line, f, fl, n) : NVSF_E_NOMEM;
+    int rc = f && fl ? nvsf_csv_write_record(line, f, fl, n, 0) : NVSF_E_NOMEM;
     free(f);
     free(fl);
     return rc;
@@ -507,7 +507,7 @@ static int manifest_line(const batch *b, const device_names *n,
     size_t fl[7];
     for (int i = 0; i < 7; i++)
         fl[i] = strlen(f[i]);
-    int rc = nvsf_csv_write_record(line, f, fl, 7);
+    int rc = nvsf_csv_write_record(line, f, fl, 7, 0);
     if (!rc && line->len >= 2 && line->data[line->len - 2] == '\r') {
         line->data[line->len - 2] = '\n';
         line->len--;
@@ -557,7 +557,7 @@ static int plan_created_row(batch *b, const char *const *f, const size_t *fl,
                             size_t n, nvsf_error *err)
 {
     nvsf_buf buf = {0};
-    int rc = nvsf_csv_write_record(&buf, f, fl, n);
+    int rc = nvsf_csv_write_record(&buf, f, fl, n, 0);
     b->plan_created += buf.len;
     nvsf_buf_free(&buf);
     return rc ? nvsf_fail(err, NVSF_E_NOMEM, "out of memory") : 0;
@@ -951,7 +951,7 @@ static int write_created_row(const nvsf_mfg_device *dev, FILE *f)
 {
     nvsf_buf line = {0};
     int rc = nvsf_csv_write_record(&line, dev->created, dev->created_len,
-                                   dev->ncreated);
+                                   dev->ncreated, 0);
     if (!rc && fwrite(line.data, 1, line.len, f) != line.len)
         rc = -1;
     nvsf_buf_free(&line);
