@@ -264,11 +264,12 @@ static int make_names(const batch *b, size_t index, const char *id,
     int rc = 0;
     if (!file)
         rc = nvsf_fail(err, NVSF_E_NOMEM, "out of memory");
-    /* Key files get ".bin" unless the name ends in it already, as the
-     * reference names them (an id "d1.bin" gives keys-<prefix>-d1.bin). */
-    size_t base_len = strlen(base);
-    const char *key_ext =
-        base_len >= 4 && strcmp(base + base_len - 4, ".bin") == 0 ? "" : ".bin";
+    /* Key files are named as the reference names them: kept as they are
+     * when the extension (from the last dot) starts with ".bin" (an id
+     * "d1.bin" or "a.binary", a prefix "P.bin"), else given ".bin" (the
+     * reference refuses those, as a prefix "v1.2"). */
+    const char *dot = strrchr(base, '.');
+    const char *key_ext = dot && strncmp(dot, ".bin", 4) == 0 ? "" : ".bin";
     struct { char **dst; const char *dir, *before, *after; int want; } outs[] = {
         {&n->bin, "bin", "", ".bin", 1},
         {&n->csv, "csv", "", ".csv", 1},

@@ -340,4 +340,31 @@ test_fileid_ending_in_bin_names_keys_as_the_reference() {
     [[ -z $(find out -name '*.bin.bin' -path '*keys*') ]] || fail "a key named .bin.bin"
 }
 
+test_key_names_keep_an_extension_starting_with_bin() {
+    printf 'ns,namespace,\nserial,data,string\n' >config.csv
+    printf 'id,serial\na.binary,A1\nd2,A2\n' >values.csv
+    expect_ok mfg_gen generate config.csv values.csv P.bin 0x3000 --fileid id --keygen --outdir out || return 1
+    [[ $(cd out/keys && ls | sort | tr '\n' ' ') == "keys-P.bin-a.binary keys-P.bin-d2 " ]] ||
+        fail "key files: $(ls out/keys)" || return 1
+    # Another extension, where the reference stops: .bin is added.
+    expect_ok mfg_gen generate config.csv values.csv v1.2 0x3000 --keygen --outdir o2 || return 1
+    [[ -e o2/keys/keys-v1.2-1.bin && -e o2/keys/keys-v1.2-2.bin ]] || fail "key files: $(ls o2/keys)"
+}
+
+test_leading_hash_quoted_only_where_it_reads_as_a_comment() {
+    # A config key starting with '#' stays a key in the device CSV (quoted:
+    # the partition generator drops '#' lines) and in the image; a values
+    # line starting with '#' is a device, written unquoted to
+    # values_created.csv as Python's csv writer writes it.
+    printf 'ns,namespace,\n#k,data,u8\nr,data,string,REPEAT\n' >config.csv
+    printf 'id,#k,r\n#a,5,v\nb,6,\n' >values.csv
+    expect_ok mfg_gen generate config.csv values.csv P 0x3000 --fileid id --outdir out || return 1
+    [[ $(sed -n 3p out/csv/P-#a.csv) == $'"#k",data,u8,5\r' ]] ||
+        fail "device CSV line: $(sed -n 3p out/csv/P-#a.csv | od -c | head -2)" || return 1
+    [[ $(cat values_created.csv) == $'id,#k,r\r\n#a,5,v\r\nb,6,v\r' ]] ||
+        fail "values_created.csv: $(od -c values_created.csv | head -4)" || return 1
+    expect_ok nvsforge get out/bin/P-b.bin ns '#k' || return 1
+    [[ $out == 6 ]] || fail "ns:#k is '$out', not 6"
+}
+
 run_tests
