@@ -105,6 +105,30 @@ int cli_has_bin_ext(const char *path)
     return dot && dot != base && strcmp(dot, ".bin") == 0;
 }
 
+int cli_format_version(const char *text)
+{
+    const char *p = text;
+    while (*p && strchr(" \t\n\r\f\v", *p))
+        p++;
+    int neg = *p == '-';
+    if (*p == '+' || *p == '-')
+        p++;
+    unsigned long v = 0;
+    size_t digits = 0;
+    for (; *p >= '0' && *p <= '9'; p++) {
+        if (v < 10)
+            v = v * 10 + (unsigned long)(*p - '0');
+        digits++;
+        if (p[1] == '_' && p[2] >= '0' && p[2] <= '9')
+            p++;
+    }
+    while (*p && strchr(" \t\n\r\f\v", *p))
+        p++;
+    if (!digits || *p || neg || (v != 1 && v != 2))
+        return 0;
+    return (int)v;
+}
+
 static int usage_error(const char *prog, const char *usage, const char *what,
                        const char *arg)
 {

@@ -88,4 +88,9 @@ void cli_plan_end(const cli_plan *p, const char *extra);
 /* True when the file name's extension is exactly ".bin". */
 int cli_has_bin_ext(const char *path);
 
+/* The --version argument, 1 or 2, read as the reference's argparse reads
+ * it (Python's int(): blanks around, a sign, leading zeros and single
+ * underscores between digits allowed); 0 when it is neither. */
+int cli_format_version(const char *text);
+
 #endif

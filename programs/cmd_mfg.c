@@ -123,12 +123,9 @@ static int parse_args(const mfg_args *a, batch_options *o, nvsf_error *err)
     if (rc)
         return rc;
     o->version = 2;
-    if (a->version_arg) {
-        if (strcmp(a->version_arg, "1") != 0 && strcmp(a->version_arg, "2") != 0)
-            return nvsf_fail(err, NVSF_E_USAGE,
-                             "--version must be 1 or 2, not '%s'", a->version_arg);
-        o->version = a->version_arg[0] - '0';
-    }
+    if (a->version_arg && !(o->version = cli_format_version(a->version_arg)))
+        return nvsf_fail(err, NVSF_E_USAGE, "--version must be 1 or 2, not '%s'",
+                         a->version_arg);
     if (a->prefix_num[0]) {
         o->use_counter = 1;
         if (parse_number(a->prefix_num[0], 0, 999999999999LL, &o->counter_start))

@@ -178,10 +178,8 @@ static int parse_version(const char *prog, const char *text, int *version,
         *version = 2;
         return 0;
     }
-    if (strcmp(text, "1") == 0 || strcmp(text, "2") == 0) {
-        *version = text[0] - '0';
+    if ((*version = cli_format_version(text)))
         return 0;
-    }
     fputs(usage, stderr);
     cli_error(prog, "argument --version: invalid choice: '%s' (choose from 1, 2)",
               text);

@@ -57,6 +57,28 @@ test_bad_size_leaves_nothing() {
     [[ $(find . -type f) == "./in.csv" ]] || fail "files left: $(find . -type f)"
 }
 
+test_numbers_read_as_the_reference_reads_them() {
+    # Size with int(text, 0), --version with int(text): their other forms.
+    small_csv
+    expect_ok nvs_partition_gen generate in.csv ref.bin 0x3000 --version 2 || return 1
+    local size version
+    for size in 12288 0x3_000 12_288 0o30000 0b11000000000000 +0x3000; do
+        for version in 2 02 ' 2 ' +2; do
+            expect_ok nvs_partition_gen generate in.csv o.bin "$size" --version "$version" || return 1
+            cmp -s o.bin ref.bin || fail "size '$size' --version '$version': another image" || return 1
+        done
+    done
+    for version in 3 0 -2 2_ '' x; do
+        expect_fail nvs_partition_gen generate in.csv o.bin 0x3000 --version "$version" || return 1
+        expect_in "argument --version: invalid choice: '$version' (choose from 1, 2)" || return 1
+    done
+    printf 'ns,namespace,\nport,data,u8\n' >config.csv
+    printf 'id,port\n1,5\n' >values.csv
+    expect_ok mfg_gen generate config.csv values.csv P 0x3_000 --version ' 1' --outdir out || return 1
+    expect_fail mfg_gen generate config.csv values.csv P 0x3000 --version 3 --outdir o2 || return 1
+    expect_in "--version must be 1 or 2, not '3'"
+}
+
 test_error_names_file_line_key() {
     printf 'key,type,encoding,value\nns,namespace,,\n# comment\nok,data,u8,1\nport,data,u16,70000\n' >in.csv
     expect_fail nvs_partition_gen generate in.csv out.bin 0x3000 || return 1
