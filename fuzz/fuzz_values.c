@@ -338,6 +338,46 @@ static void check_encoding(const char *name, const uint8_t *raw, size_t rawlen)
 
 /* ---- sizes --------------------------------------------------------------- */
 
+/* Python's int(text, 0), from the language reference's grammar, after
+ * its blanks are stripped: [sign] then nonzerodigit (["_"] digit)*, or
+ * "0" (["_"] "0")*, or "0" x|o|b (["_"] digit of that base)+. Returns 1
+ * with *neg and *v for a number. */
+static int python_int0(const char *s, size_t n, int *neg, unsigned __int128 *v)
+{
+    size_t i = 0;
+    *neg = 0;
+    *v = 0;
+    if (i < n && (s[i] == '+' || s[i] == '-'))
+        *neg = s[i++] == '-';
+    unsigned base = 10;
+    int zeros_only = 0, prefixed = 0;
+    if (i + 1 < n && s[i] == '0' && strchr("xXoObB", s[i + 1])) {
+        char c = (char)(s[i + 1] | 0x20);
+        base = c == 'x' ? 16 : c == 'o' ? 8 : 2;
+        prefixed = 1;
+        i += 2;
+    } else if (i < n && s[i] == '0') {
+        zeros_only = 1;
+    }
+    size_t items = 0;
+    while (i < n) {
+        if (s[i] == '_') {
+            if (items == 0 && !prefixed)
+                return 0;
+            if (++i >= n)
+                return 0;
+        }
+        int d = hexval(s[i]);
+        if (d < 0 || (unsigned)d >= base || (zeros_only && d != 0))
+            return 0;
+        if (*v < ((unsigned __int128)1 << 64))
+            *v = *v * base + (unsigned)d;
+        items++;
+        i++;
+    }
+    return items > 0;
+}
+
 static void check_size(const char *text)
 {
     size_t a = 0, b = strlen(text);
@@ -345,20 +385,10 @@ static void check_size(const char *text)
         a++;
     while (b > a && py_space(text[b - 1]))
         b--;
-    int hex = b - a > 2 && text[a] == '0' && (text[a + 1] == 'x' || text[a + 1] == 'X');
-    size_t i = a + (hex ? 2 : 0);
-    /* int(text, 0) refuses a decimal with a leading zero ("012288"). */
-    int number = i < b && (hex || b - a == 1 || text[a] != '0');
-    unsigned __int128 v = 0;
-    for (; number && i < b; i++) {
-        int d = hex ? hexval(text[i])
-                    : (text[i] >= '0' && text[i] <= '9' ? text[i] - '0' : -1);
-        if (d < 0)
-            number = 0;
-        else if (v < ((unsigned __int128)1 << 64))
-            v = v * (hex ? 16 : 10) + (unsigned)d;
-    }
-    int valid = number && v >= 4096 && v % 4096 == 0 && v <= 0x8000000;
+    int neg;
+    unsigned __int128 v;
+    int number = python_int0(text + a, b - a, &neg, &v);
+    int valid = number && !neg && v >= 4096 && v % 4096 == 0 && v <= 0x8000000;
 
     uint32_t size = 0;
     nvsf_error err;
