@@ -236,7 +236,7 @@ class NVS(object):
         base64, binary, blob_fill(...)); a key already written is written
         again."""
         self._with_namespace(namespace_idx, self._builder.add_value, _name(key),
-                             str(encoding).lower(), _value_bytes(value))
+                             str(encoding), _value_bytes(value))
 
     def get_binary_data(self) -> bytearray:
         """The pages written so far (the whole image once closed)."""

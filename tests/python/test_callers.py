@@ -324,7 +324,8 @@ def test_empty_outdir_is_kept_as_the_reference_keeps_it(in_tmp):
 
 def test_low_level_calls_refuse_what_would_go_wrong_unseen():
     """A second nvs_close writes nothing more; a NUL in a name and a None
-    value are refused rather than cut short or stored as nothing."""
+    value are refused rather than cut short or stored as nothing; NVS's own
+    write_entry reads encodings as write_entry() does."""
     out = io.BytesIO()
     nvs = nvs_partition_gen.nvs_open(out, 0x3000, nvs_partition_gen.Page.VERSION2)
     nvs_partition_gen.write_entry(nvs, 'app', 'namespace', '', '')
@@ -337,6 +338,12 @@ def test_low_level_calls_refuse_what_would_go_wrong_unseen():
                 call()
             assert str(e.value) == "%s %r contains a NUL byte, which would end it" % (
                 name, 'k\x00y' if name == 'key' else 'a\x00b')
+    with contextlib.redirect_stdout(io.StringIO()):
+        for call in (lambda: nvs.write_entry('h', 'ab', 'HEX2BIN'),
+                     lambda: nvs_partition_gen.write_entry(nvs, 'h', 'data', 'HEX2BIN', 'ab')):
+            with pytest.raises(nvs_partition_gen.InputError) as e:
+                call()
+            assert "encoding 'HEX2BIN' must be written 'hex2bin'" in str(e.value)
     with pytest.raises(TypeError):
         nvs_partition_gen.write_entry(nvs, 's', 'data', 'string', None)
     with pytest.raises(TypeError):
