@@ -47,6 +47,10 @@ struct nvsf_builder {
     unsigned namespace_current;  /* 0: none selected yet */
     int raw;                     /* see nvsf_builder_new_raw */
     key_set keys;
+    /* A raw-mode key of 17 to 24 bytes: the bytes past its 16-byte field,
+     * for the item being written (nvs_builder_seal). */
+    uint8_t key_tail[NVS_ENTRY_DATA_SIZE];
+    size_t key_tail_len;
 };
 
 int nvsf_size_is_read_only(uint32_t size)
@@ -154,12 +158,37 @@ static void nvs_page_write_entries(nvsf_builder *b, const uint8_t *entries,
     b->used += count;
 }
 
+/*
+ * Close a header entry: its CRC, after the tail of a long raw-mode key.
+ * The reference writes the key first and then only the data bytes of the
+ * item's type (an integer's size; a string's, blob's or chunk's size and
+ * CRC, not the two bytes between them; all of a blob index), so the key's
+ * tail stays in the others.
+ */
+static void nvs_builder_seal(const nvsf_builder *b, uint8_t *header)
+{
+    uint8_t type = header[NVS_ENTRY_TYPE_OFFSET];
+    for (size_t i = 0; i < b->key_tail_len; i++) {
+        int written;
+        if (type == NVSF_TYPE_BLOB_INDEX)
+            written = 1;
+        else if (type == NVSF_TYPE_STRING || type == NVSF_TYPE_BLOB ||
+                 type == NVSF_TYPE_BLOB_DATA)
+            written = i != 2 && i != 3;
+        else
+            written = i < (size_t)(type & 0x0F); /* integer, float: its size */
+        if (!written)
+            header[NVS_ENTRY_DATA_OFFSET + i] = b->key_tail[i];
+    }
+    nvs_store_u32(header + NVS_ENTRY_CRC_OFFSET, nvs_entry_crc(header));
+}
+
 /* Write a header entry followed by `len` bytes of value data, padded with
  * 0xFF to whole entries. The caller has made room. */
 static void nvs_page_write_item(nvsf_builder *b, uint8_t *header,
                                 const uint8_t *data, size_t len)
 {
-    nvs_store_u32(header + NVS_ENTRY_CRC_OFFSET, nvs_entry_crc(header));
+    nvs_builder_seal(b, header);
     nvs_page_write_entries(b, header, 1);
     size_t whole = len / NVS_ENTRY_SIZE * NVS_ENTRY_SIZE;
     if (whole)
@@ -282,6 +311,30 @@ static int nvs_builder_check_new_key(nvsf_builder *b, const char *key,
     return 0;
 }
 
+/*
+ * A raw builder takes the keys the reference module's low-level calls write
+ * (ESP-IDF's parser tests use keys of 16 and 17 bytes): an ASCII key of up
+ * to 24 bytes. The reference copies the key over the entry from offset 8,
+ * past the 16-byte key field into the data field; 16 bytes fill the field
+ * with no NUL. Longer, or not ASCII, it writes entries of another size.
+ */
+static int nvs_check_raw_key(const char *key, nvsf_error *err)
+{
+    size_t len = strlen(key);
+    if (len <= NVSF_KEY_MAX_LEN)
+        return nvs_check_name("key", key, err);
+    int ascii = 1;
+    for (size_t i = 0; i < len; i++)
+        ascii &= (unsigned char)key[i] < 0x80;
+    if (len > NVS_ENTRY_KEY_SIZE + NVS_ENTRY_DATA_SIZE || !ascii)
+        return nvsf_fail(err, NVSF_E_INPUT,
+                         "key '%s' is %zu bytes long; NVS allows at most %u "
+                         "(a raw builder, as ESP-IDF's generator, writes "
+                         "ASCII keys of up to 24 bytes)",
+                         key, len, NVSF_KEY_MAX_LEN);
+    return 0;
+}
+
 /* A fresh header entry for `key` in the current namespace. */
 static int nvs_builder_item_header(nvsf_builder *b, const char *key,
                                    uint8_t type, uint8_t header[NVS_ENTRY_SIZE],
@@ -289,7 +342,7 @@ static int nvs_builder_item_header(nvsf_builder *b, const char *key,
 {
     if (b->finished)
         return nvsf_fail(err, NVSF_E_USAGE, "the image is already finished");
-    int rc = nvs_check_name("key", key, err);
+    int rc = b->raw ? nvs_check_raw_key(key, err) : nvs_check_name("key", key, err);
     if (rc)
         return rc;
     if (!b->raw) {
@@ -303,9 +356,16 @@ static int nvs_builder_item_header(nvsf_builder *b, const char *key,
     header[NVS_ENTRY_SPAN_OFFSET] = 1;
     header[NVS_ENTRY_CHUNK_OFFSET] = NVS_CHUNK_ANY;
     memset(header + NVS_ENTRY_KEY_OFFSET, 0, NVS_ENTRY_KEY_SIZE);
-    memcpy(header + NVS_ENTRY_KEY_OFFSET, key, strlen(key) + 1);
+    size_t len = strlen(key);
+    memcpy(header + NVS_ENTRY_KEY_OFFSET, key,
+           len < NVS_ENTRY_KEY_SIZE ? len + 1 : NVS_ENTRY_KEY_SIZE);
+    b->key_tail_len = len > NVS_ENTRY_KEY_SIZE ? len - NVS_ENTRY_KEY_SIZE : 0;
+    memcpy(b->key_tail, key + (len > NVS_ENTRY_KEY_SIZE ? NVS_ENTRY_KEY_SIZE : len),
+           b->key_tail_len);
     return 0;
 }
+
+
 
 /* "key 'k'" or "namespace 'n'" for messages, from a header entry. */
 static const char *item_name(const uint8_t *header, char buf[48])
@@ -332,7 +392,7 @@ static int nvs_builder_put_primitive(nvsf_builder *b, uint8_t *header,
         if (rc)
             return rc;
     }
-    nvs_store_u32(header + NVS_ENTRY_CRC_OFFSET, nvs_entry_crc(header));
+    nvs_builder_seal(b, header);
     nvs_page_write_entries(b, header, 1);
     return 0;
 }
@@ -356,6 +416,7 @@ static int nvs_builder_declare_namespace(nvsf_builder *b, const char *name,
     memset(header + NVS_ENTRY_KEY_OFFSET, 0, NVS_ENTRY_KEY_SIZE);
     memcpy(header + NVS_ENTRY_KEY_OFFSET, name, strlen(name) + 1);
     header[NVS_ENTRY_DATA_OFFSET] = (uint8_t)index;
+    b->key_tail_len = 0; /* a namespace name fits its field */
     int rc = nvs_builder_put_primitive(b, header, err);
     if (rc)
         return rc;
@@ -608,7 +669,7 @@ static int nvs_builder_add_chunked_blob(nvsf_builder *b, uint8_t *header,
     nvs_store_u32(header + NVS_ENTRY_DATA_OFFSET, (uint32_t)len);
     header[NVS_ENTRY_DATA_OFFSET + 4] = (uint8_t)chunks;
     header[NVS_ENTRY_DATA_OFFSET + 5] = 0; /* first chunk index */
-    nvs_store_u32(header + NVS_ENTRY_CRC_OFFSET, nvs_entry_crc(header));
+    nvs_builder_seal(b, header);
     nvs_page_write_entries(b, header, 1);
     return 0;
 }

@@ -164,8 +164,10 @@ int nvsf_builder_peek(const nvsf_builder *b, uint8_t *out, size_t len,
  * nvs_open/write_entry do, for callers that build unusual images on
  * purpose (ESP-IDF's parser tests): a key may be set twice in a namespace,
  * items may come before any namespace or carry any namespace index, and a
- * namespace name may be declared again. Only the first `data_pages` of the
- * `size` bytes take data. Sizes, key names and values are still checked.
+ * namespace name may be declared again, and a key may have 16 to 24 ASCII
+ * bytes, laid from the key field over the data field as the reference lays
+ * it. Only the first `data_pages` of the `size` bytes take data. Sizes,
+ * key names and values are still checked.
  * The CSV paths never make one.
  */
 int nvsf_builder_new_raw(nvsf_builder **out, uint32_t size,

@@ -183,6 +183,35 @@ def test_parser_tests_style():
                for i in nvsforge.read_image(image))
 
 
+def test_parser_tests_long_keys():
+    """ESP-IDF's parser tests also use keys of 16 and 17 bytes (short_string_key,
+    unique_string_key), which Espressif's write_entry writes from offset 8
+    on, over the data field: 16 bytes fill the key field with no NUL, and a
+    string's header overwrites the 17th."""
+    size, read_only = nvs_partition_gen.check_size(str(0x4000))
+    out = io.BytesIO()
+    nvs = nvs_partition_gen.nvs_open(result_obj=out, input_size=size,
+                                     version=nvs_partition_gen.Page.VERSION2,
+                                     is_encrypt=False, key=None, read_only=read_only)
+    nvs_partition_gen.write_entry(nvs, 'storage', 'namespace', '', '')
+    nvs_partition_gen.write_entry(nvs, 'short_string_key', 'data', 'string', 'Hello world!')
+    nvs_partition_gen.write_entry(nvs, 'unique_string_key', 'data', 'string', 'I am unique!')
+    nvs_partition_gen.write_entry(nvs, 'another_same_key', 'data', 'u16', str(321))
+    nvs_partition_gen.write_entry(nvs, 'another_same_key', 'data', 'u16', str(456))
+    nvs_partition_gen.nvs_close(nvs)
+    image = out.getvalue()
+    entry = [image[64 + 32 * i:][:32] for i in range(7)]
+    assert [e[8:24] for e in entry[1::2]] == [b'short_string_key', b'unique_string_ke',
+                                              b'another_same_key']
+    assert (entry[5][:2], entry[5][24:], entry[6][24:]) == (
+        b'\x01\x02', (321).to_bytes(2, 'little') + b'\xff' * 6,
+        (456).to_bytes(2, 'little') + b'\xff' * 6)
+    # As the device sees it: the older of the two u16 is erased at start-up.
+    assert [(i['key'], i['value']) for i in nvsforge.read_image(image)] == [
+        ('short_string_key', 'Hello world!'), ('unique_string_ke', 'I am unique!'),
+        ('another_same_key', 456)]
+
+
 def test_factory_script_style(in_tmp):
     """Matter / RainMaker / esp_secure_cert tools: SimpleNamespace with only
     what they need, input a path or a list, stdout captured, SystemExit

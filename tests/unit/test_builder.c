@@ -1287,6 +1287,57 @@ static void test_builder_new_rejects(void **state)
 
 /* ---- raw mode (the Python module's low-level calls) --------------------- */
 
+/* Keys of 16 to 24 ASCII bytes, as the reference module writes them (and
+ * ESP-IDF's parser tests use them, 16 and 17 bytes long): from offset 8
+ * over the data field, then the data bytes of the item's type over that. */
+static void test_raw_long_keys(void **state)
+{
+    (void)state;
+    nvsf_builder *b = NULL;
+    ok(nvsf_builder_new_raw(&b, 0x3000, 2, 2, NULL, &g_err));
+    ns(b, "s");
+    add_u8(b, "sixteen_chars_ky", 7);     /* 16: the field, no NUL */
+    add_u8(b, "twenty_characters_ab", 9); /* "s_ab" past it, under the u8 */
+    ok(nvsf_builder_add_string(b, "string_key_twenty_ch", "hi", 2, &g_err));
+    const uint8_t blob[10] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10};
+    ok(nvsf_builder_add_blob(b, "blob_key_twenty_abc", blob, sizeof blob, &g_err));
+    assert_int_equal(nvsf_builder_add_uint(b, "twenty_five_characters_xy",
+                                           NVSF_TYPE_U8, 1, &g_err),
+                     NVSF_E_INPUT);
+    assert_int_equal(nvsf_builder_add_uint(b, "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"
+                                              "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9",
+                                           NVSF_TYPE_U8, 1, &g_err),
+                     NVSF_E_INPUT); /* 16 bytes, not ASCII */
+    uint8_t *img = finish(b, 0x3000);
+    nvsf_builder_free(b);
+
+    uint8_t d[8];
+    int_data(d, 7, 1);
+    check_entry(img, 0, 1, 1, T_U8, 1, CHUNK_ANY, "sixteen_chars_ky", d);
+    const uint8_t u8_tail[8] = {9, '_', 'a', 'b', 0xFF, 0xFF, 0xFF, 0xFF};
+    check_entry(img, 0, 2, 1, T_U8, 1, CHUNK_ANY, "twenty_characters_ab", u8_tail);
+    /* A string header's size and data CRC; its two bytes between keep "ch". */
+    uint8_t sz[8] = {3, 0, 'c', 'h'};
+    put32(sz + 4, nvsf_crc32("hi", 3));
+    check_entry(img, 0, 3, 1, T_STR, 2, CHUNK_ANY, "string_key_twenty_ch", sz);
+    /* A chunk likewise keeps "c"; the blob index is all its own data. */
+    uint8_t chunk[8] = {10, 0, 'c', 0xFF};
+    put32(chunk + 4, nvsf_crc32(blob, sizeof blob));
+    check_entry(img, 0, 5, 1, T_BLOB_DATA, 2, 0, "blob_key_twenty_abc", chunk);
+    uint8_t index[8] = {10, 0, 0, 0, 1, 0, 0xFF, 0xFF};
+    check_entry(img, 0, 7, 1, T_BLOB_INDEX, 1, CHUNK_ANY, "blob_key_twenty_abc", index);
+    check_bitmap(img, 0, 8);
+    free(img);
+
+    /* Outside raw mode a key stays at 15 bytes. */
+    b = new_builder(0x3000, 2);
+    ns(b, "s");
+    assert_int_equal(nvsf_builder_add_uint(b, "sixteen_chars_ky", NVSF_TYPE_U8,
+                                           1, &g_err),
+                     NVSF_E_INPUT);
+    nvsf_builder_free(b);
+}
+
 static void test_raw_writes_what_it_is_told(void **state)
 {
     (void)state;
@@ -1401,6 +1452,7 @@ int main(void)
         cmocka_unit_test(test_builder_new_rejects),
         cmocka_unit_test(test_finish_once),
         cmocka_unit_test(test_raw_writes_what_it_is_told),
+        cmocka_unit_test(test_raw_long_keys),
         cmocka_unit_test(test_raw_data_pages),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
