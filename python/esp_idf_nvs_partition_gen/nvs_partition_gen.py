@@ -478,6 +478,13 @@ def generate(args: Any, is_encr_enabled: bool = False, encr_key: Any = None) -> 
         encr_key, files, lines = _make_keys(args)
     inputs = args.input if isinstance(args.input, list) else [args.input]
     total = input_size + (0 if read_only else Page.PAGE_PARAMS['max_size'])
+    creating = ('\nCreating NVS binary with version:',
+                VERSION2_PRINT if version == Page.VERSION2 else VERSION1_PRINT)
+    # The reference prints this line before it reads the CSV, so a failing
+    # call shows it too; but after a new key's line, which comes once the
+    # key file exists.
+    if not lines:
+        print(*creating)
     try:
         image = _native.build_csv_files([os.fspath(i) for i in inputs], total,
                                         _format_version(version),
@@ -489,8 +496,8 @@ def generate(args: Any, is_encr_enabled: bool = False, encr_key: Any = None) -> 
     _commit(files + [(args.output, image, False)])
     for line in lines:
         print(*line)
-    print('\nCreating NVS binary with version:', VERSION2_PRINT if version == Page.VERSION2
-          else VERSION1_PRINT)
+    if lines:
+        print(*creating)
     print('\nCreated NVS binary: ===>', args.output)
 
 

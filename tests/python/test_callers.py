@@ -244,13 +244,17 @@ def test_factory_script_style(in_tmp):
     assert not (in_tmp / 'bad.bin').exists()
     assert sorted(p.name for p in in_tmp.iterdir()) == ['a.csv', 'b.csv', 'bad.csv',
                                                          'factory.bin']
-    # Data larger than the partition: the reference's InsufficientSizeError.
+    # Data larger than the partition: the reference's InsufficientSizeError,
+    # after the line it prints before reading the CSV.
     (in_tmp / 'big.csv').write_text('key,type,encoding,value\nn,namespace,,\n' +
                                     ''.join('k%d,data,u8,1\n' % i for i in range(300)))
-    with pytest.raises(nvs_partition_gen.InsufficientSizeError):
+    out = io.StringIO()
+    with pytest.raises(nvs_partition_gen.InsufficientSizeError), contextlib.redirect_stdout(out):
         nvs_partition_gen.generate(SimpleNamespace(input='big.csv', output='small.bin',
                                                    size='0x3000', outdir=os.getcwd(),
                                                    version=2))
+    assert out.getvalue() == '\nCreating NVS binary with version: V2 - Multipage Blob ' \
+                             'Support Enabled\n'
     assert not (in_tmp / 'small.bin').exists()
     # The reference's own exits, with its own messages.
     with pytest.raises(SystemExit) as e:
