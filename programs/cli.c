@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "files.h"
+#include "value.h"
 
 static void cli_report(const char *prog, const char *level, const char *fmt,
                        va_list ap) NVSF_PRINTF(3, 0);
@@ -107,24 +108,10 @@ int cli_has_bin_ext(const char *path)
 
 int cli_format_version(const char *text)
 {
-    const char *p = text;
-    while (*p && strchr(" \t\n\r\f\v", *p))
-        p++;
-    int neg = *p == '-';
-    if (*p == '+' || *p == '-')
-        p++;
-    unsigned long v = 0;
-    size_t digits = 0;
-    for (; *p >= '0' && *p <= '9'; p++) {
-        if (v < 10)
-            v = v * 10 + (unsigned long)(*p - '0');
-        digits++;
-        if (p[1] == '_' && p[2] >= '0' && p[2] <= '9')
-            p++;
-    }
-    while (*p && strchr(" \t\n\r\f\v", *p))
-        p++;
-    if (!digits || *p || neg || (v != 1 && v != 2))
+    /* nvsf_parse_int reads integers as Python's int() does. */
+    uint64_t v = 0;
+    if (nvsf_parse_int(text, strlen(text), NVSF_TYPE_U8, &v, NULL) ||
+        (v != 1 && v != 2))
         return 0;
     return (int)v;
 }
