@@ -360,8 +360,8 @@ static int nvs_builder_item_header(nvsf_builder *b, const char *key,
     memcpy(header + NVS_ENTRY_KEY_OFFSET, key,
            len < NVS_ENTRY_KEY_SIZE ? len + 1 : NVS_ENTRY_KEY_SIZE);
     b->key_tail_len = len > NVS_ENTRY_KEY_SIZE ? len - NVS_ENTRY_KEY_SIZE : 0;
-    memcpy(b->key_tail, key + (len > NVS_ENTRY_KEY_SIZE ? NVS_ENTRY_KEY_SIZE : len),
-           b->key_tail_len);
+    if (b->key_tail_len)
+        memcpy(b->key_tail, key + NVS_ENTRY_KEY_SIZE, b->key_tail_len);
     return 0;
 }
 
